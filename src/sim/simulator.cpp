@@ -1,0 +1,724 @@
+#include "sim/simulator.h"
+
+#include <algorithm>
+#include <fmt/format.h>
+#include <map>
+#include <unordered_map>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "model/kernel_profile.h"
+#include "sim/event_queue.h"
+#include "sim/nat.h"
+
+namespace synscope::sim {
+
+using model::ConnId;
+using model::HostStack;
+using model::ListenerId;
+
+std::string_view to_string(AttemptOutcome o) {
+  switch (o) {
+    case AttemptOutcome::Pending: return "pending";
+    case AttemptOutcome::Established: return "established";
+    case AttemptOutcome::TimedOut: return "timed out (ETIMEDOUT)";
+    case AttemptOutcome::Refused: return "refused (RST)";
+    case AttemptOutcome::Reset: return "reset";
+  }
+  return "?";
+}
+
+int SimResult::host_index(const std::string& name) const {
+  for (std::size_t i = 0; i < hosts.size(); ++i)
+    if (hosts[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
+namespace {
+
+class Engine;
+
+// Application actions scheduled as events.
+enum AppAction : std::uint8_t { kStart, kConnect, kSend, kClose, kAcceptTick, kInject };
+
+class App {
+ public:
+  virtual ~App() = default;
+  virtual void on_event(std::uint8_t action, std::uint32_t a, std::uint32_t b) = 0;
+  virtual void on_connected(ConnId, std::uint32_t) {}
+  virtual void on_connect_failed(ConnId, std::uint32_t, model::ConnectError) {}
+  virtual void on_acceptable(ListenerId) {}
+  virtual void on_data(ConnId, std::uint32_t, std::uint32_t) {}
+  virtual void on_peer_closed(ConnId, std::uint32_t) {}
+  virtual void on_reset(ConnId, std::uint32_t) {}
+};
+
+struct SimHost;
+
+class HostEnv final : public model::StackEnv {
+ public:
+  HostEnv(Engine& e, int host) : engine_(e), host_(host) {}
+  void transmit(const Segment& seg) override;
+  void set_timer(SimTime at, model::TimerRef ref) override;
+  void on_decision(const model::Decision& d) override;
+  void on_kernel_log(SimTime at, const std::string& text) override;
+  void on_ts_remembered(SimTime at, const FourTuple& closed, const model::TsMemory& m) override;
+  void on_connected(ConnId c, std::uint64_t tag) override;
+  void on_connect_failed(ConnId c, std::uint64_t tag, model::ConnectError e) override;
+  void on_acceptable(ListenerId l, std::uint64_t tag) override;
+  void on_data(ConnId c, std::uint64_t tag, std::uint32_t bytes) override;
+  void on_peer_closed(ConnId c, std::uint64_t tag) override;
+  void on_reset(ConnId c, std::uint64_t tag) override;
+
+ private:
+  App* app(std::uint64_t tag);
+  Engine& engine_;
+  int host_;
+};
+
+struct SimHost {
+  std::string name;
+  Ipv4Addr addr;
+  const model::KernelProfile* profile = nullptr;
+  std::unique_ptr<HostEnv> env;
+  std::unique_ptr<HostStack> stack;
+  std::unique_ptr<NatTable> nat;
+  int capture = -1;  // capture point index
+};
+
+std::uint64_t wire_key(Endpoint src, Endpoint dst) {
+  return mix64(endpoint_key(src) * 0x9e3779b97f4a7c15ULL ^ endpoint_key(dst));
+}
+
+class Engine {
+ public:
+  Engine(const Scenario& sc, const SimOptions& opt);
+  SimResult run();
+
+  // Used by HostEnv and apps.
+  SimTime now() const { return now_; }
+  void transmit_from(int host, const Segment& seg);
+  void schedule_timer(int host, SimTime at, model::TimerRef ref) {
+    queue_.push(at, EventKind::Timer, static_cast<std::uint8_t>(ref.kind), static_cast<std::uint32_t>(host), ref.index,
+                ref.gen);
+  }
+  void schedule_app(std::uint32_t app, SimTime at, std::uint8_t action, std::uint32_t a = 0, std::uint32_t b = 0) {
+    queue_.push(at, EventKind::App, action, app, a, b);
+  }
+  HostStack& stack(int host) { return *hosts_[static_cast<std::size_t>(host)].stack; }
+  App* app(std::size_t i) { return i < apps_.size() ? apps_[i].get() : nullptr; }
+  int host_by_name(const std::string& name) const;
+  const Scenario& scenario() const { return *scenario_; }
+  Rng& rng() { return rng_; }
+  void deliver_from_outside(const Segment& seg, Duration latency);
+
+  void record_decision(int host, const model::Decision& d);
+  void record_log(int host, SimTime at, const std::string& text) {
+    result_.kernel_log.push_back(KernelLogLine{at, host, text});
+  }
+  void record_ts(int host, SimTime at, const FourTuple& t, const model::TsMemory& m) {
+    result_.ts_memory.push_back(TsMemoryEvent{at, host, t, m});
+  }
+  // Attempt bookkeeping.
+  int new_attempt(const std::string& client, int host, ConnId conn, Endpoint remote);
+  void attempt_established(int id);
+  void attempt_failed(int id, AttemptOutcome why);
+  void attempt_closed(int id);
+  bool tracking() const { return options_.track_attempts; }
+
+ private:
+  void deliver(const Event& e);
+  void build_hosts();
+  void build_apps();
+  Duration latency(int from, int to) const;
+
+  std::shared_ptr<const Scenario> scenario_;
+  SimOptions options_;
+  Rng rng_;
+  EventQueue queue_;
+  SimTime now_{};
+  std::vector<SimHost> hosts_;
+  std::unordered_map<std::uint32_t, int> host_by_addr_;
+  std::map<std::pair<int, int>, Duration> link_latency_;
+  std::vector<std::unique_ptr<App>> apps_;
+  std::vector<Segment> pool_;
+  std::vector<std::uint32_t> free_slots_;
+  std::unordered_map<std::uint64_t, int> attempt_by_wire_;
+  std::vector<std::uint64_t> attempt_nat_key_;  // wire key of the translated SYN, 0 if none
+  SimResult result_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Applications
+
+std::uint64_t make_tag(std::uint32_t app, std::uint32_t cookie) { return (std::uint64_t{app + 1} << 32) | cookie; }
+
+// A listening server: listen(port, backlog), accept immediately / never / at a rate, optionally
+// write a banner and close first.
+class ServerApp final : public App {
+ public:
+  ServerApp(Engine& e, std::uint32_t self, const ServerAppSpec& spec, int host)
+      : e_(e), self_(self), spec_(spec), host_(host) {}
+  void on_event(std::uint8_t action, std::uint32_t a, std::uint32_t b) override {
+    auto& st = e_.stack(host_);
+    switch (action) {
+      case kStart: listener_ = st.listen(spec_.port, spec_.backlog, make_tag(self_, 0), e_.now()); break;
+      case kAcceptTick:
+        tick_pending_ = false;
+        if (auto c = st.accept(listener_)) {
+          accepted(*c);
+          if (st.listener_snapshot(listener_).a > 0) schedule_tick();
+        }
+        break;
+      case kSend: st.send(ConnId{a, b}, spec_.banner, e_.now()); break;
+      case kClose: st.close(ConnId{a, b}, e_.now()); break;
+      default: break;
+    }
+  }
+  void on_acceptable(ListenerId) override {
+    if (spec_.accept == AcceptMode::Immediate) {
+      while (auto c = e_.stack(host_).accept(listener_)) accepted(*c);
+    } else if (spec_.accept == AcceptMode::Rate && !tick_pending_) {
+      schedule_tick();
+    }
+  }
+  void on_peer_closed(ConnId c, std::uint32_t) override {
+    if (spec_.eof_close_delay.count() > 0)
+      e_.schedule_app(self_, e_.now() + spec_.eof_close_delay, kClose, c.index, c.gen);
+    else
+      e_.stack(host_).close(c, e_.now());
+  }
+
+ private:
+  void schedule_tick() {
+    tick_pending_ = true;
+    SimTime at = std::max(e_.now(), next_accept_);
+    next_accept_ = at + Duration{static_cast<std::int64_t>(1e9 / spec_.accept_rate)};
+    e_.schedule_app(self_, at, kAcceptTick);
+  }
+  void accepted(ConnId c) {
+    e_.stack(host_).set_tag(c, make_tag(self_, 0));
+    if (!spec_.banner.empty()) e_.schedule_app(self_, e_.now() + spec_.banner_delay, kSend, c.index, c.gen);
+    if (spec_.close_after) e_.schedule_app(self_, e_.now() + *spec_.close_after, kClose, c.index, c.gen);
+  }
+  Engine& e_;
+  std::uint32_t self_;
+  const ServerAppSpec& spec_;
+  int host_;
+  ListenerId listener_ = 0;
+  bool tick_pending_ = false;
+  SimTime next_accept_{};
+};
+
+// Clients connecting at given times or at a rate; optionally closing first after a hold time.
+class ClientApp final : public App {
+ public:
+  ClientApp(Engine& e, std::uint32_t self, const ClientAppSpec& spec, int host)
+      : e_(e), self_(self), spec_(spec), host_(host) {}
+  void on_event(std::uint8_t action, std::uint32_t a, std::uint32_t b) override {
+    auto& st = e_.stack(host_);
+    switch (action) {
+      case kStart:
+        for (auto t : spec_.at) e_.schedule_app(self_, t, kConnect);
+        if (spec_.count > 0) e_.schedule_app(self_, spec_.start, kConnect, 1);
+        break;
+      case kConnect: {
+        if (a == 1 && ++issued_ < spec_.count)  // rate-driven: chain the next connect
+          e_.schedule_app(self_, e_.now() + Duration{static_cast<std::int64_t>(1e9 / spec_.rate)}, kConnect, 1);
+        std::uint32_t cookie = static_cast<std::uint32_t>(next_cookie_++);
+        ConnId c = st.connect(spec_.connect_to, e_.now(), make_tag(self_, cookie), spec_.sport, spec_.syn_retries);
+        int id = e_.new_attempt(spec_.name.empty() ? spec_.host : spec_.name, host_, c, spec_.connect_to);
+        attempt_of_.emplace(cookie, id);
+        break;
+      }
+      case kClose: {
+        auto it = attempt_of_.find(a);
+        if (it != attempt_of_.end()) {
+          e_.attempt_closed(it->second);
+          attempt_of_.erase(it);
+        }
+        st.close(ConnId{b, static_cast<std::uint32_t>(gen_of_[a])}, e_.now());
+        gen_of_.erase(a);
+        break;
+      }
+      default: break;
+    }
+  }
+  void on_connected(ConnId c, std::uint32_t cookie) override {
+    auto it = attempt_of_.find(cookie);
+    if (it != attempt_of_.end()) e_.attempt_established(it->second);
+    if (spec_.close_after) {
+      gen_of_[cookie] = c.gen;
+      e_.schedule_app(self_, e_.now() + *spec_.close_after, kClose, cookie, c.index);
+    }
+  }
+  void on_connect_failed(ConnId, std::uint32_t cookie, model::ConnectError err) override {
+    auto it = attempt_of_.find(cookie);
+    if (it == attempt_of_.end()) return;
+    e_.attempt_failed(it->second, err == model::ConnectError::TimedOut ? AttemptOutcome::TimedOut
+                                                                         : AttemptOutcome::Refused);
+    attempt_of_.erase(it);
+  }
+  void on_reset(ConnId, std::uint32_t cookie) override {
+    auto it = attempt_of_.find(cookie);
+    if (it == attempt_of_.end()) return;
+    e_.attempt_failed(it->second, AttemptOutcome::Reset);
+    attempt_of_.erase(it);
+  }
+  void on_peer_closed(ConnId c, std::uint32_t cookie) override {
+    auto it = attempt_of_.find(cookie);
+    if (it != attempt_of_.end()) {
+      e_.attempt_closed(it->second);
+      attempt_of_.erase(it);
+    }
+    gen_of_.erase(cookie);
+    e_.stack(host_).close(c, e_.now());
+  }
+
+ private:
+  Engine& e_;
+  std::uint32_t self_;
+  const ClientAppSpec& spec_;
+  int host_;
+  int issued_ = 0;
+  std::uint64_t next_cookie_ = 0;
+  std::unordered_map<std::uint32_t, int> attempt_of_;
+  std::unordered_map<std::uint32_t, std::uint32_t> gen_of_;
+};
+
+// The seed's telnet step: connect, read whatever comes, close first after a while.
+class ConnectCloseApp final : public App {
+ public:
+  ConnectCloseApp(Engine& e, std::uint32_t self, const ConnectCloseSpec& spec, int host)
+      : e_(e), self_(self), spec_(spec), host_(host) {}
+  void on_event(std::uint8_t action, std::uint32_t a, std::uint32_t b) override {
+    if (action == kStart) {
+      e_.schedule_app(self_, spec_.at, kConnect);
+    } else if (action == kConnect) {
+      conn_ = e_.stack(host_).connect(spec_.target, e_.now(), make_tag(self_, 0), spec_.sport);
+      attempt_ = e_.new_attempt(e_.scenario().hosts[static_cast<std::size_t>(host_)].name, host_, conn_, spec_.target);
+      e_.schedule_app(self_, e_.now() + spec_.close_after, kClose);
+    } else if (action == kClose) {
+      (void)a;
+      (void)b;
+      e_.attempt_closed(attempt_);
+      e_.stack(host_).close(conn_, e_.now());
+    }
+  }
+  void on_connected(ConnId, std::uint32_t) override { e_.attempt_established(attempt_); }
+  void on_connect_failed(ConnId, std::uint32_t, model::ConnectError err) override {
+    e_.attempt_failed(attempt_, err == model::ConnectError::TimedOut ? AttemptOutcome::TimedOut : AttemptOutcome::Refused);
+  }
+  void on_peer_closed(ConnId c, std::uint32_t) override { e_.stack(host_).close(c, e_.now()); }
+
+ private:
+  Engine& e_;
+  std::uint32_t self_;
+  const ConnectCloseSpec& spec_;
+  int host_;
+  ConnId conn_{};
+  int attempt_ = -1;
+};
+
+// An L7 proxy: each accepted client connection gets its own upstream connection from the proxy's
+// address and TS clock (the seed's nginx observation).
+class ProxyApp final : public App {
+ public:
+  ProxyApp(Engine& e, std::uint32_t self, const ProxySpec& spec, int host) : e_(e), self_(self), spec_(spec), host_(host) {}
+  void on_event(std::uint8_t action, std::uint32_t, std::uint32_t) override {
+    if (action == kStart) listener_ = e_.stack(host_).listen(spec_.listen_port, spec_.backlog, make_tag(self_, 0), e_.now());
+  }
+  void on_acceptable(ListenerId) override {
+    auto& st = e_.stack(host_);
+    while (auto down = st.accept(listener_)) {
+      std::uint32_t pair = static_cast<std::uint32_t>(next_pair_++);
+      st.set_tag(*down, make_tag(self_, pair * 2));
+      ConnId up = st.connect(spec_.upstream, e_.now(), make_tag(self_, pair * 2 + 1));
+      pairs_[pair] = {*down, up};
+    }
+  }
+  void on_peer_closed(ConnId c, std::uint32_t cookie) override { close_pair(c, cookie); }
+  void on_reset(ConnId c, std::uint32_t cookie) override { close_pair(c, cookie); }
+  void on_connect_failed(ConnId c, std::uint32_t cookie, model::ConnectError) override { close_pair(c, cookie); }
+
+ private:
+  void close_pair(ConnId, std::uint32_t cookie) {
+    auto it = pairs_.find(cookie / 2);
+    if (it == pairs_.end()) return;
+    auto& st = e_.stack(host_);
+    st.close(it->second.first, e_.now());
+    st.close(it->second.second, e_.now());
+    pairs_.erase(it);
+  }
+  Engine& e_;
+  std::uint32_t self_;
+  const ProxySpec& spec_;
+  int host_;
+  ListenerId listener_ = 0;
+  std::uint64_t next_pair_ = 0;
+  std::unordered_map<std::uint32_t, std::pair<ConnId, ConnId>> pairs_;
+};
+
+// Spoofed SYNs from random addresses in a prefix (hping3 --flood --rand-source style).
+class FloodApp final : public App {
+ public:
+  FloodApp(Engine& e, std::uint32_t self, const FloodSpec& spec) : e_(e), self_(self), spec_(spec) {}
+  void on_event(std::uint8_t action, std::uint32_t, std::uint32_t) override {
+    if (action == kStart) {
+      if (spec_.duration.count() > 0) e_.schedule_app(self_, spec_.start, kInject);
+      return;
+    }
+    if (action != kInject) return;
+    auto& rng = e_.rng();
+    std::uint32_t host_bits = spec_.source_prefix >= 32 ? 0 : (0xffffffffu >> spec_.source_prefix);
+    Segment s;
+    s.src = Endpoint{Ipv4Addr{(spec_.source_net.value & ~host_bits) | (rng.next_u32() & host_bits)},
+                     static_cast<std::uint16_t>(1024 + rng.below(64512))};
+    s.dst = spec_.target;
+    s.seq = rng.next_u32();
+    s.flags = tcp_flag::SYN;
+    s.window = 512;
+    s.ttl = 64;
+    if (spec_.timestamps) {
+      s.options.mss(1460);
+      s.options.sack_ok();
+      s.options.timestamp(rng.next_u32(), 0);
+      s.options.nop();
+      s.options.wscale(7);
+    } else {
+      s.options.mss(1460);
+    }
+    e_.deliver_from_outside(s, e_.scenario().default_latency);
+    SimTime next = e_.now() + Duration{static_cast<std::int64_t>(1e9 / spec_.rate)};
+    if (next < spec_.start + spec_.duration) e_.schedule_app(self_, next, kInject);
+  }
+
+ private:
+  Engine& e_;
+  std::uint32_t self_;
+  const FloodSpec& spec_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// HostEnv
+
+App* HostEnv::app(std::uint64_t tag) {
+  if ((tag >> 32) == 0) return nullptr;
+  return engine_.app(static_cast<std::size_t>((tag >> 32) - 1));
+}
+void HostEnv::transmit(const Segment& seg) { engine_.transmit_from(host_, seg); }
+void HostEnv::set_timer(SimTime at, model::TimerRef ref) { engine_.schedule_timer(host_, at, ref); }
+void HostEnv::on_decision(const model::Decision& d) { engine_.record_decision(host_, d); }
+void HostEnv::on_kernel_log(SimTime at, const std::string& text) { engine_.record_log(host_, at, text); }
+void HostEnv::on_ts_remembered(SimTime at, const FourTuple& closed, const model::TsMemory& m) {
+  engine_.record_ts(host_, at, closed, m);
+}
+void HostEnv::on_connected(ConnId c, std::uint64_t tag) {
+  if (auto* a = app(tag)) a->on_connected(c, static_cast<std::uint32_t>(tag));
+}
+void HostEnv::on_connect_failed(ConnId c, std::uint64_t tag, model::ConnectError e) {
+  if (auto* a = app(tag)) a->on_connect_failed(c, static_cast<std::uint32_t>(tag), e);
+}
+void HostEnv::on_acceptable(ListenerId l, std::uint64_t tag) {
+  if (auto* a = app(tag)) a->on_acceptable(l);
+}
+void HostEnv::on_data(ConnId c, std::uint64_t tag, std::uint32_t bytes) {
+  if (auto* a = app(tag)) a->on_data(c, static_cast<std::uint32_t>(tag), bytes);
+}
+void HostEnv::on_peer_closed(ConnId c, std::uint64_t tag) {
+  if (auto* a = app(tag)) a->on_peer_closed(c, static_cast<std::uint32_t>(tag));
+}
+void HostEnv::on_reset(ConnId c, std::uint64_t tag) {
+  if (auto* a = app(tag)) a->on_reset(c, static_cast<std::uint32_t>(tag));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Engine
+
+Engine::Engine(const Scenario& sc, const SimOptions& opt)
+    : scenario_(std::make_shared<const Scenario>(sc)), options_(opt), rng_(opt.seed.value_or(sc.seed)) {
+  result_.scenario = scenario_;
+  build_hosts();
+  build_apps();
+}
+
+int Engine::host_by_name(const std::string& name) const {
+  for (std::size_t i = 0; i < hosts_.size(); ++i)
+    if (hosts_[i].name == name) return static_cast<int>(i);
+  throw UsageError(fmt::format("{}: no host named '{}'", scenario_->source, name));
+}
+
+void Engine::build_hosts() {
+  const Scenario& sc = *scenario_;
+  std::uint64_t seed = options_.seed.value_or(sc.seed);
+  hosts_.resize(sc.hosts.size());
+  result_.hosts.resize(sc.hosts.size());
+  for (std::size_t i = 0; i < sc.hosts.size(); ++i) {
+    const HostSpec& hs = sc.hosts[i];
+    SimHost& h = hosts_[i];
+    h.name = hs.name;
+    h.addr = hs.addr;
+    std::string kernel = options_.kernel ? *options_.kernel : (hs.kernel.empty() ? sc.default_kernel : hs.kernel);
+    h.profile = &model::find_profile(kernel);
+    model::Sysctls sys = model::Sysctls::defaults_for(*h.profile);
+    for (const auto& [name, value] : hs.sysctls) {
+      try {
+        sys.set(*h.profile, name, value);
+      } catch (const UsageError& e) {
+        throw UsageError(fmt::format("{}:{}: host '{}': {}", sc.source, hs.line_no, hs.name, e.what()));
+      }
+    }
+    for (const auto& assignment : options_.sysctls) {
+      auto colon = assignment.find(':');
+      if (colon != std::string::npos) {
+        if (assignment.substr(0, colon) != hs.name) continue;
+        sys.set_assignment(*h.profile, assignment.substr(colon + 1));
+      } else {
+        sys.set_assignment(*h.profile, assignment);
+      }
+    }
+    model::HostConfig cfg;
+    cfg.name = hs.name;
+    cfg.addr = hs.addr;
+    cfg.mss = hs.mss;
+    cfg.syn_window = hs.syn_window;
+    cfg.synack_window = hs.synack_window ? hs.synack_window : hs.syn_window;
+    cfg.wscale = hs.wscale;
+    cfg.window = hs.window;
+    cfg.secret = mix64(seed * 0x100000001b3ULL + i + 1);
+    // A host's TS clock starts wherever its uptime put it: random unless the scenario pins it.
+    cfg.ts_clock_start = hs.ts_clock_at_start ? *hs.ts_clock_at_start : static_cast<std::uint32_t>(mix64(cfg.secret) >> 32);
+    cfg.hz = hs.hz.value_or(0);
+    cfg.epoch = sc.start;
+    h.env = std::make_unique<HostEnv>(*this, static_cast<int>(i));
+    h.stack = std::make_unique<HostStack>(*h.profile, sys, cfg, *h.env);
+    host_by_addr_[hs.addr.value] = static_cast<int>(i);
+    result_.hosts[i].name = hs.name;
+    result_.hosts[i].addr = hs.addr;
+    result_.hosts[i].kernel = std::string(h.profile->name);
+    result_.hosts[i].sysctls = sys;
+  }
+  for (const auto& n : sc.nats) {
+    int hi = host_by_name(n.host);
+    hosts_[static_cast<std::size_t>(hi)].nat = std::make_unique<NatTable>(n, sc.hosts[static_cast<std::size_t>(hi)].addr);
+    result_.hosts[static_cast<std::size_t>(hi)].is_nat = true;
+  }
+  for (const auto& l : sc.links) {
+    int a = host_by_name(l.a), b = host_by_name(l.b);
+    link_latency_[{a, b}] = l.latency;
+    link_latency_[{b, a}] = l.latency;
+  }
+  if (options_.capture) {
+    for (const auto& c : sc.captures) {
+      int hi = host_by_name(c.host);
+      hosts_[static_cast<std::size_t>(hi)].capture = static_cast<int>(result_.captures.size());
+      result_.captures.push_back(CapturePoint{c.name.empty() ? c.host : c.name, c.host, hosts_[static_cast<std::size_t>(hi)].addr, {}});
+    }
+  }
+}
+
+void Engine::build_apps() {
+  const Scenario& sc = *scenario_;
+  auto add = [&](std::unique_ptr<App> a) {
+    apps_.push_back(std::move(a));
+    return static_cast<std::uint32_t>(apps_.size() - 1);
+  };
+  for (const auto& s : sc.servers) {
+    auto id = static_cast<std::uint32_t>(apps_.size());
+    add(std::make_unique<ServerApp>(*this, id, s, host_by_name(s.host)));
+  }
+  for (const auto& p : sc.proxies) {
+    auto id = static_cast<std::uint32_t>(apps_.size());
+    add(std::make_unique<ProxyApp>(*this, id, p, host_by_name(p.host)));
+  }
+  for (const auto& c : sc.connect_close) {
+    auto id = static_cast<std::uint32_t>(apps_.size());
+    add(std::make_unique<ConnectCloseApp>(*this, id, c, host_by_name(c.host)));
+  }
+  for (const auto& c : sc.clients) {
+    auto id = static_cast<std::uint32_t>(apps_.size());
+    add(std::make_unique<ClientApp>(*this, id, c, host_by_name(c.host)));
+  }
+  for (const auto& f : sc.floods) {
+    auto id = static_cast<std::uint32_t>(apps_.size());
+    add(std::make_unique<FloodApp>(*this, id, f));
+  }
+  for (std::uint32_t i = 0; i < apps_.size(); ++i) schedule_app(i, SimTime{}, kStart);
+}
+
+Duration Engine::latency(int from, int to) const {
+  auto it = link_latency_.find({from, to});
+  return it == link_latency_.end() ? scenario_->default_latency : it->second;
+}
+
+void Engine::transmit_from(int host, const Segment& seg) {
+  ++result_.segments_sent;
+  SimHost& h = hosts_[static_cast<std::size_t>(host)];
+  if (h.capture >= 0) result_.captures[static_cast<std::size_t>(h.capture)].segments.push_back({now_, seg});
+  if (options_.track_attempts && seg.is_syn()) {
+    auto it = attempt_by_wire_.find(wire_key(seg.src, seg.dst));
+    if (it != attempt_by_wire_.end()) {
+      auto& at = result_.attempts[static_cast<std::size_t>(it->second)];
+      if (at.host == host) ++at.syns_sent;
+    }
+  }
+  auto dest = host_by_addr_.find(seg.dst.addr.value);
+  if (dest == host_by_addr_.end()) {
+    ++result_.segments_blackholed;
+    return;
+  }
+  std::uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+    pool_[slot] = seg;
+  } else {
+    slot = static_cast<std::uint32_t>(pool_.size());
+    pool_.push_back(seg);
+  }
+  queue_.push(now_ + latency(host, dest->second), EventKind::Deliver, 0, static_cast<std::uint32_t>(dest->second), slot, 0);
+}
+
+void Engine::deliver_from_outside(const Segment& seg, Duration lat) {
+  ++result_.segments_sent;
+  auto dest = host_by_addr_.find(seg.dst.addr.value);
+  if (dest == host_by_addr_.end()) {
+    ++result_.segments_blackholed;
+    return;
+  }
+  std::uint32_t slot = static_cast<std::uint32_t>(pool_.size());
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+    pool_[slot] = seg;
+  } else {
+    pool_.push_back(seg);
+  }
+  queue_.push(now_ + lat, EventKind::Deliver, 0, static_cast<std::uint32_t>(dest->second), slot, 0);
+}
+
+void Engine::deliver(const Event& e) {
+  ++result_.segments_delivered;
+  Segment seg = pool_[e.a];
+  free_slots_.push_back(e.a);
+  int hi = static_cast<int>(e.target);
+  SimHost& h = hosts_[e.target];
+  if (h.capture >= 0) result_.captures[static_cast<std::size_t>(h.capture)].segments.push_back({now_, seg});
+  if (h.nat) {
+    Segment out;
+    switch (h.nat->process(seg, now_, out)) {
+      case NatAction::Drop: return;
+      case NatAction::Forward:
+        if (options_.track_attempts && seg.is_syn()) {
+          auto it = attempt_by_wire_.find(wire_key(seg.src, seg.dst));
+          if (it != attempt_by_wire_.end()) {
+            result_.attempts[static_cast<std::size_t>(it->second)].seen_as = out.src;
+            attempt_nat_key_[static_cast<std::size_t>(it->second)] = wire_key(out.src, out.dst);
+            attempt_by_wire_[wire_key(out.src, out.dst)] = it->second;
+          }
+        }
+        if (out.dst.addr == h.addr) {
+          h.stack->receive(out, now_);
+        } else {
+          transmit_from(hi, out);
+        }
+        return;
+      case NatAction::NotNat: break;
+    }
+  }
+  if (seg.dst.addr == h.addr) h.stack->receive(seg, now_);
+}
+
+void Engine::record_decision(int host, const model::Decision& d) {
+  int attempt = -1;
+  if (options_.track_attempts) {
+    auto it = attempt_by_wire_.find(wire_key(d.tuple.remote, d.tuple.local));
+    if (it != attempt_by_wire_.end()) {
+      attempt = it->second;
+      auto& at = result_.attempts[static_cast<std::size_t>(attempt)];
+      if (at.host != host && d.verdict.dropped() && at.outcome == AttemptOutcome::Pending) {
+        ++at.syns_dropped;
+        if (!at.drop_rule) at.drop_rule = d.verdict.rule;
+      }
+    }
+  }
+  if (options_.decisions) result_.decisions.push_back(HostDecision{host, attempt, d});
+}
+
+int Engine::new_attempt(const std::string& client, int host, ConnId conn, Endpoint remote) {
+  if (!options_.track_attempts) return -1;
+  Attempt a;
+  a.client = client;
+  a.host = host;
+  a.remote = remote;
+  a.start = now_;
+  a.syns_sent = 1;  // connect() has just sent the first SYN
+  if (auto t = stack(host).tuple_of(conn)) a.local = t->local;
+  result_.attempts.push_back(a);
+  attempt_nat_key_.push_back(0);
+  int id = static_cast<int>(result_.attempts.size() - 1);
+  attempt_by_wire_[wire_key(a.local, remote)] = id;
+  return id;
+}
+
+void Engine::attempt_established(int id) {
+  if (id < 0) return;
+  auto& a = result_.attempts[static_cast<std::size_t>(id)];
+  a.outcome = AttemptOutcome::Established;
+  a.established_at = now_;
+}
+
+void Engine::attempt_failed(int id, AttemptOutcome why) {
+  if (id < 0) return;
+  auto& a = result_.attempts[static_cast<std::size_t>(id)];
+  a.outcome = why;
+  a.ended_at = now_;
+  attempt_closed(id);
+}
+
+void Engine::attempt_closed(int id) {
+  if (id < 0) return;
+  // Forget the wire mappings once the attempt is over: memory stays proportional to live connections.
+  auto& a = result_.attempts[static_cast<std::size_t>(id)];
+  attempt_by_wire_.erase(wire_key(a.local, a.remote));
+  if (auto k = attempt_nat_key_[static_cast<std::size_t>(id)]) attempt_by_wire_.erase(k);
+}
+
+SimResult Engine::run() {
+  const SimTime end = scenario_->duration;
+  while (!queue_.empty()) {
+    if (queue_.top().time_ns > end.count()) break;
+    Event e = queue_.pop();
+    now_ = SimTime{e.time_ns};
+    ++result_.events;
+    switch (e.kind) {
+      case EventKind::Deliver: deliver(e); break;
+      case EventKind::Timer:
+        hosts_[e.target].stack->on_timer(model::TimerRef{static_cast<model::TimerKind>(e.sub), e.a, e.b}, now_);
+        break;
+      case EventKind::App: apps_[e.target]->on_event(e.sub, e.a, e.b); break;
+    }
+    if ((result_.events & 0xfff) == 0) {
+      std::size_t live = 0;
+      for (auto& h : hosts_) live += h.stack->live_sockets();
+      result_.peak_live_sockets = std::max(result_.peak_live_sockets, live);
+    }
+  }
+  for (std::size_t i = 0; i < hosts_.size(); ++i) {
+    auto& hr = result_.hosts[i];
+    auto& st = *hosts_[i].stack;
+    hr.counters = st.counters();
+    hr.metrics = st.metrics().rows();
+    for (ListenerId l = 0; l < st.listener_count(); ++l) hr.listeners.push_back(st.listener_snapshot(l));
+  }
+  return std::move(result_);
+}
+
+}  // namespace
+
+SimResult simulate(const Scenario& scenario, const SimOptions& options) {
+  Engine engine(scenario, options);
+  return engine.run();
+}
+
+}  // namespace synscope::sim
