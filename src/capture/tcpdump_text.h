@@ -23,7 +23,9 @@ struct TcpdumpStyle {
   // The one-line application summaries tcpdump 4.99 appends after "length N" (": SSH: SSH-2.0-..."
   // for an SSH version line, ": HTTP" for zero-filled data on port 80, ...). The seed's printouts
   // come from an older tcpdump that shows a 21-byte SSH banner as plain "length 21"; set this to
-  // false to reproduce them.
+  // false to reproduce them. Emulated: SSH version lines, and zero-filled data on the ports whose
+  // dissector then prints a constant (see tcpdump_text.cpp); real text on other ports (an HTTP
+  // request, an FTP banner) would need tcpdump's text-protocol parsers and is not reproduced.
   bool app_summaries = true;
 };
 

@@ -7,6 +7,8 @@ namespace synscope::model {
 namespace {
 
 using G = CounterGroup;
+// net-tools 1.60 has no sentence for the field: it prints it raw (§4 table, "—").
+constexpr std::string_view kRaw = "raw";
 // Sentences: fact sheet §4 for TcpExt; the Tcp: lines are net-tools' RFC 1213 wording.
 constexpr std::array<CounterInfo, kCounterCount> kInfo = {{
     {Counter::ActiveOpens, G::Tcp, "ActiveOpens", "%llu active connection openings", ""},
@@ -34,7 +36,7 @@ constexpr std::array<CounterInfo, kCounterCount> kInfo = {{
     {Counter::ListenOverflows, G::TcpExt, "ListenOverflows", "%llu times the listen queue of a socket overflowed", ""},
     {Counter::ListenDrops, G::TcpExt, "ListenDrops", "%llu SYNs to LISTEN sockets dropped",
      "%llu SYNs to LISTEN sockets ignored"},
-    {Counter::TCPTimeouts, G::TcpExt, "TCPTimeouts", "%llu other TCP timeouts", ""},
+    {Counter::TCPTimeouts, G::TcpExt, "TCPTimeouts", "%llu other TCP timeouts", kRaw},
     {Counter::TCPSynRetrans, G::TcpExt, "TCPSynRetrans", "", ""},
     {Counter::TCPReqQFullDoCookies, G::TcpExt, "TCPReqQFullDoCookies", "", ""},
     {Counter::TCPReqQFullDrop, G::TcpExt, "TCPReqQFullDrop", "", ""},
@@ -87,7 +89,8 @@ std::string CounterSet::netstat_text(NetToolsWording wording) const {
       auto v = (*this)[info.id];
       if (info.group != group || !v) continue;
       std::string_view pattern = info.netstat;
-      if (wording == NetToolsWording::V1_60 && !info.netstat_160.empty()) pattern = info.netstat_160;
+      if (wording == NetToolsWording::V1_60 && !info.netstat_160.empty())
+        pattern = info.netstat_160 == kRaw ? std::string_view{} : info.netstat_160;
       // Fields net-tools has no sentence for are printed raw (§4).
       section += "    " + (pattern.empty() ? fmt::format("{}: {}", info.field, v) : sentence(pattern, v)) + "\n";
     }

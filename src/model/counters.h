@@ -29,7 +29,7 @@ struct CounterInfo {
   CounterGroup group;
   std::string_view field;     // /proc/net/netstat or /proc/net/snmp field name
   std::string_view netstat;   // net-tools 2.10 sentence with %llu, or "" for a raw "Field: N" line
-  std::string_view netstat_160;  // net-tools 1.60 wording where it differs, else ""
+  std::string_view netstat_160;  // net-tools 1.60 wording where it differs, "raw" if it has none, else ""
 };
 const CounterInfo& counter_info(Counter c);
 // "TcpExtListenDrops", "TcpActiveOpens": the nstat name.

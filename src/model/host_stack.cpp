@@ -98,6 +98,13 @@ void HostStack::emit(Segment& seg) {
   env_.transmit(seg);
 }
 
+void HostStack::count_sk_drops(Listener& l, const Verdict& v, bool discarded_final_ack) {
+  if (!profile_.tracks_sk_drops) return;
+  for (std::size_t i = 0; i < v.counter_count; ++i)
+    if (v.counters[i] == Counter::ListenDrops) ++l.drops;  // tcp_listendrop()
+  if (discarded_final_ack) ++l.drops;                      // tcp_v4_rcv discard_and_relse (§17)
+}
+
 void HostStack::apply(const Verdict& v) {
   for (std::size_t i = 0; i < v.counter_count; ++i) counters_.add(v.counters[i]);
 }
@@ -511,7 +518,7 @@ void HostStack::conn_request(Listener& l, ListenerId lid, const Segment& seg, Si
   }
 
   if (v.dropped()) {
-    ++l.drops;  // tcp_listendrop → sk_drops (§3)
+    count_sk_drops(l, v, false);
     report(now, t, &seg, v);
     return;
   }
@@ -524,7 +531,7 @@ void HostStack::conn_request(Listener& l, ListenerId lid, const Segment& seg, Si
     // §10: cookie SYN-ACK, no request kept. Without timestamps the options are cleared.
     l.overflowed = true;
     l.last_overflow = now;
-    ++l.drops;
+    count_sk_drops(l, v, false);
     auto minute = static_cast<std::uint32_t>(now_sec(now) / 60);
     Segment s;
     s.src = t.local;
@@ -608,9 +615,9 @@ bool HostStack::cookie_ack(Listener& l, ListenerId lid, const Segment& seg, SimT
     // syn_recv_sock fails: counted, ACK discarded (§5.1 step 7, §10).
     counters_.add(Counter::ListenOverflows);
     counters_.add(Counter::ListenDrops);
-    ++l.drops;
     v.count(Counter::ListenOverflows);
     v.count(Counter::ListenDrops);
+    count_sk_drops(l, v, false);  // the listener path frees it without sk_drops_add
     v.action = Action::Drop;
     v.rule = Rule::FinalAckQueueFull;
     v.evidence.a = a;
@@ -710,7 +717,7 @@ void HostStack::receive_request(std::uint32_t ri, const Segment& seg, SimTime no
     v.count(Counter::ListenDrops);
     v.evidence.a = a;
     v.evidence.b = l.backlog;
-    ++l.drops;
+    count_sk_drops(l, v, !sysctls_.tcp_abort_on_overflow);
     if (sysctls_.tcp_abort_on_overflow) {
       // §5.2: RST to the client, request removed, EmbryonicRsts++.
       v.action = Action::Rst;

@@ -240,6 +240,7 @@ class HostStack {
   void send_tw_ack(const TimeWait& tw, SimTime now);
   void report(SimTime now, const FourTuple& t, const Segment* seg, const Verdict& v);
   void apply(const Verdict& v);
+  void count_sk_drops(Listener& l, const Verdict& v, bool discarded_final_ack);
 
   const KernelProfile& profile_;
   Sysctls sysctls_;

@@ -38,6 +38,7 @@ constexpr KernelProfile k310() {
   p.cookie_overflow_window = seconds(3);
   p.synack_sent_before_queueing = true;
   p.request_in_ehash = false;
+  p.tracks_sk_drops = false;
   return p;
 }
 
@@ -94,6 +95,7 @@ constexpr KernelProfile k4100() {
   p.ts_offset = TsOffsetPolicy::PerFourTuple;
   p.has_ts_offsets = true;
   p.cookie_counts_listen_drop = false;
+  p.tracks_sk_drops = true;
   return p;
 }
 

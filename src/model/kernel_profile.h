@@ -110,6 +110,9 @@ struct KernelProfile {
   bool has_paws_passive_counter = true;     // §4: PAWSPassive removed in 4.12
   bool has_paws_timewait_counter = false;   // §4: PAWSTimewait, TSEcrRejected (≈6.14+)
   bool request_in_ehash = true;             // §2 step 3: 4.4+ TCP_NEW_SYN_RECV in ehash
+  // §3, §13, §17: tcp_listendrop() (~4.7+) adds every ListenDrops to the listener's sk_drops (ss -m `d`),
+  // and a final ACK discarded by tcp_v4_rcv adds one more (§17: "skmem d +2").
+  bool tracks_sk_drops = true;
 };
 
 // All known profiles, oldest first.

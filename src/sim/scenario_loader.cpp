@@ -5,6 +5,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cassert>
 #include <cerrno>
 #include <cmath>
@@ -432,7 +433,7 @@ class Loader {
   void load(const toml::table& root_table) {
     Section root(ctx_, root_table, "",
                  {"scenario", "host", "link", "nat", "server", "client", "connect_close", "proxy", "flood", "capture",
-                  "sweep"});
+                  "sweep", "variant"});
     const toml::node* scen = root.get("scenario");
     if (!scen) ctx_.fail(1, "scenario", "missing required table [scenario]");
     if (!scen->as_table()) ctx_.wrong_type(*scen, "scenario", "a table ([scenario])");
@@ -447,6 +448,7 @@ class Loader {
     root.each_table("proxy", [&](const toml::table& t, const std::string& p) { load_proxy(t, p); });
     root.each_table("flood", [&](const toml::table& t, const std::string& p) { load_flood(t, p); });
     root.each_table("capture", [&](const toml::table& t, const std::string& p) { load_capture(t, p); });
+    root.each_table("variant", [&](const toml::table& t, const std::string& p) { load_variant(t, p); });
     if (const toml::node* sw = root.get("sweep")) {
       if (!sw->as_table()) ctx_.wrong_type(*sw, "sweep", "a table ([sweep])");
       load_sweep(Section(ctx_, *sw->as_table(), "sweep", {"trials", "clients"}));
@@ -773,6 +775,48 @@ class Loader {
       s.fail_at(s.get("name") ? "name" : "host",
                 fmt::format("duplicate capture name {} (two captures would write the same file)", quote(c.name)));
     sc_.captures.push_back(std::move(c));
+  }
+
+  // A what-if run: another kernel and/or sysctl overrides, "NAME=VALUE" (every host) or
+  // "HOST:NAME=VALUE". Names are the model's to check; the shape, value and host are checked here.
+  void load_variant(const toml::table& t, const std::string& path) {
+    Section s(ctx_, t, path, {"name", "kernel", "sysctl"});
+    VariantSpec v;
+    v.name = s.req_string("name");
+    if (v.name.empty()) s.fail_at("name", "must not be empty");
+    for (const auto& other : sc_.variants)
+      if (other.name == v.name) s.fail_at("name", fmt::format("duplicate variant name {}", quote(v.name)));
+    if (auto k = s.opt_string("kernel")) {
+      if (k->empty()) s.fail_at("kernel", "must not be empty");
+      v.kernel = *k;
+    }
+    if (const toml::node* n = s.get("sysctl")) {
+      const std::string p = s.key_path("sysctl");
+      const toml::array* arr = n->as_array();
+      if (!arr) ctx_.wrong_type(*n, p, "an array of \"NAME=VALUE\" or \"HOST:NAME=VALUE\" strings");
+      for (std::size_t i = 0; i < arr->size(); ++i) {
+        const toml::node& e = *arr->get(i);
+        const std::string ep = fmt::format("{}[{}]", p, i);
+        std::string text = ctx_.as_string(e, ep);
+        const auto eq = text.find('=');
+        const auto colon = text.find(':');
+        const bool has_host = colon != std::string::npos && colon < eq;
+        const std::size_t name_begin = has_host ? colon + 1 : 0;
+        const std::string host = has_host ? text.substr(0, colon) : "";
+        const std::string name = eq == std::string::npos ? "" : text.substr(name_begin, eq - name_begin);
+        const std::string value = eq == std::string::npos ? "" : text.substr(eq + 1);
+        std::int64_t parsed = 0;
+        const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), parsed);
+        if (eq == std::string::npos || name.empty() || (has_host && host.empty()) || value.empty() ||
+            ec != std::errc{} || end != value.data() + value.size())
+          ctx_.fail(e, ep, fmt::format("{} is not NAME=VALUE or HOST:NAME=VALUE with an integer value", quote(text)));
+        if (has_host && !hosts_.by_name.count(host))
+          ctx_.fail(e, ep, fmt::format("no host named {}{}", quote(host), did_you_mean(host, hosts_.names)));
+        v.sysctls.push_back(std::move(text));
+      }
+    }
+    if (!v.kernel && v.sysctls.empty()) s.fail_here("changes nothing (set kernel and/or sysctl)");
+    sc_.variants.push_back(std::move(v));
   }
 
   const Ctx& ctx_;

@@ -23,6 +23,8 @@ using model::Rule;
 
 std::string clock(const SimResult& r, SimTime t) { return format_clock_time(r.wall(t)); }
 std::string secs(Duration d) { return fmt::format("{:.3f} s", to_seconds(d)); }
+// tcpm_ts_stamp is whole seconds (get_seconds(), §7.2): print it without a fraction.
+std::string stamp(std::int64_t unix_sec) { return format_clock_time(WallTime{unix_sec * 1000000000}).substr(0, 8); }
 
 bool is_listen_rule(Rule rule) {
   switch (rule) {
@@ -89,7 +91,7 @@ void explain_paws(const SimResult& r, std::vector<std::string>& out) {
           "remembered the peer's last timestamp in tcp_metrics: {} → TSval {}, received at {} (§7.1, §7.2).",
           clock(r, cause->at), host.name, cause->closed.local.str(), cause->closed.remote.str(),
           cause->closed.remote.addr.str(), cause->entry.ts,
-          format_clock_time(WallTime{cause->entry.stamp_sec * 1000000000})));
+          stamp(cause->entry.stamp_sec)));
     }
     std::int64_t age = e.now_sec - e.remembered_stamp_sec;
     out.push_back(fmt::format(
@@ -107,18 +109,18 @@ void explain_paws(const SimResult& r, std::vector<std::string>& out) {
           "second but still far behind: all dropped the same way (each counted again).",
           ds.size() - 1, gaps));
     }
-    WallTime window_end{(e.remembered_stamp_sec + 60) * 1000000000};
+
     if (a.outcome == AttemptOutcome::Established && a.established_at) {
       out.push_back(fmt::format(
           "  The memory expires 60 s after {} ({}). The SYN sent after that was answered: {} connected {} after its "
           "first SYN, with {} SYNs.",
-          format_clock_time(WallTime{e.remembered_stamp_sec * 1000000000}), format_clock_time(window_end), a.client,
+          stamp(e.remembered_stamp_sec), stamp(e.remembered_stamp_sec + 60), a.client,
           secs(*a.established_at - a.start), a.syns_sent));
     } else if (a.outcome == AttemptOutcome::TimedOut) {
       out.push_back(fmt::format("  {} gave up with ETIMEDOUT after {} SYNs.", a.client, a.syns_sent));
     } else {
       out.push_back(fmt::format("  The window ends at {}; the simulation ended before {} connected.",
-                                format_clock_time(window_end), a.client));
+                                stamp(e.remembered_stamp_sec + 60), a.client));
     }
   }
   if (!unattributed.empty())
@@ -206,7 +208,12 @@ void explain_counts(const SimResult& r, std::vector<std::string>& out) {
 }
 
 void explain_no_drop(const SimResult& r, std::vector<std::string>& out) {
+  // The per-host timestamp story only matters where several clients share one source address.
+  if (r.scenario->nats.empty() && r.scenario->proxies.empty()) return;
+  std::set<std::string> middleboxes;
+  for (const auto& p : r.scenario->proxies) middleboxes.insert(p.host);
   for (const auto& h : r.hosts) {
+    if (middleboxes.count(h.name)) continue;
     if (!host_is_server(h) || h.is_nat) continue;
     const auto& p = model::find_profile(h.kernel);
     if (!p.has_tw_recycle) {
@@ -260,7 +267,7 @@ std::string table(const std::vector<std::vector<std::string>>& rows) {
 }  // namespace
 
 std::string render_verdicts(const SimResult& r, std::size_t max_rows) {
-  std::vector<std::vector<std::string>> rows = {{"time", "host", "peer", "client", "ISN", "TSval", "verdict", "rule", "counters"}};
+  std::vector<std::vector<std::string>> rows = {{"time", "host", "peer", "client", "seq", "TSval", "verdict", "rule", "counters"}};
   std::size_t total = 0;
   for (const auto& d : r.decisions) {
     const auto& v = d.decision.verdict;

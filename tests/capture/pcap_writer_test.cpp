@@ -227,7 +227,7 @@ TEST(PcapWriter, UnwritablePathThrowsWithPathAndReason) {
 }
 
 TEST(PcapWriter, TsharkReadsCaptureWithoutErrors) {
-  if (!have_tool("tshark")) GTEST_SKIP() << "tshark not installed";
+  ASSERT_TRUE(have_tool("tshark")) << "tshark not installed: run scripts/setup.sh";
   TempDir dir;
   const std::string path = dir.file("tshark.pcap");
   write_pcap(path, checksum_trace());
@@ -239,7 +239,7 @@ TEST(PcapWriter, TsharkReadsCaptureWithoutErrors) {
 }
 
 TEST(PcapWriter, TsharkReportsEveryChecksumGood) {
-  if (!have_tool("tshark")) GTEST_SKIP() << "tshark not installed";
+  ASSERT_TRUE(have_tool("tshark")) << "tshark not installed: run scripts/setup.sh";
   TempDir dir;
   const std::string path = dir.file("checksums.pcap");
   const auto packets = checksum_trace();

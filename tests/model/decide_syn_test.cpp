@@ -124,12 +124,13 @@ TEST(DecideSyn, AcceptQueueFull_PerProfile_S3_1_step3_S3_8) {
     SCOPED_TRACE(name + " §3.1 step 3 / §3.4 / §3.5");
     const auto& p = find_profile(name);
     auto s = sysctls_for(p, 1);
-    auto c = idle_ctx(p, s, 2);
-    c.a = 3;
+    // B = 4 so that Q = 2 leaves the SYN queue non-full in every profile.
+    auto c = idle_ctx(p, s, 4);
+    c.a = 5;
     c.q = 2;
     c.young = 2;
     auto d = decide_syn(p, s, c);
-    EXPECT_EQ(d.verdict.action, Action::Drop) << "A=3 > B=2, Y=2";
+    EXPECT_EQ(d.verdict.action, Action::Drop) << "A=5 > B=4, Y=2";
     EXPECT_EQ(d.verdict.rule, Rule::AcceptQueueFull);
     EXPECT_EQ(counter_names(d.verdict), sorted({"ListenOverflows", "ListenDrops"}));
 
@@ -137,10 +138,10 @@ TEST(DecideSyn, AcceptQueueFull_PerProfile_S3_1_step3_S3_8) {
     c.q = 1;
     d = decide_syn(p, s, c);
     if (young_rule(name)) {
-      EXPECT_EQ(d.verdict.action, Action::SynAck) << "A=3 > B=2 but Y=1: SYN-ACK still sent";
+      EXPECT_EQ(d.verdict.action, Action::SynAck) << "A=5 > B=4 but Y=1: SYN-ACK still sent";
       EXPECT_EQ(counter_names(d.verdict), Names{});
     } else {
-      EXPECT_EQ(d.verdict.action, Action::Drop) << "A=3 > B=2";
+      EXPECT_EQ(d.verdict.action, Action::Drop) << "A=5 > B=4";
       EXPECT_EQ(d.verdict.rule, Rule::AcceptQueueFull);
       EXPECT_EQ(counter_names(d.verdict), sorted({"ListenOverflows", "ListenDrops"}));
     }

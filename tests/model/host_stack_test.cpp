@@ -39,7 +39,7 @@ TEST(HostStackHandshake, FullHandshakeAndTeardown_PerProfile_S2_S5_1_S7_4) {
     int srv = net.add_host(p, s, kSrv);
     int cli = net.add_host(p, s, kCli);
     auto lid = net.host(srv).listen(80, 128, 7, SimTime{});
-    ConnId c = net.host(cli).connect(ep("10.0.0.2:80"), at_s(0.1), 1);
+    ConnId c = net.host(cli).connect(ep("10.0.0.2:80"), net.go(0.1), 1);
     net.run_until(at_s(0.5));
 
     const auto& w = net.wire;
@@ -71,12 +71,12 @@ TEST(HostStackHandshake, FullHandshakeAndTeardown_PerProfile_S2_S5_1_S7_4) {
     EXPECT_EQ(net.host(srv).counters()[Counter::ListenDrops], 0u);
 
     // Client closes first (active closer), server second.
-    net.host(cli).close(c, at_s(1.0));
+    net.host(cli).close(c, net.go(1.0));
     net.run_until(at_s(1.5));
     EXPECT_EQ(net.host(cli).state_of(c), TcpState::FinWait2);
     EXPECT_EQ(net.host(srv).state_of(*child), TcpState::CloseWait);
     EXPECT_EQ(net.node(srv).peer_closed.size(), 1u);
-    net.host(srv).close(*child, at_s(2.0));
+    net.host(srv).close(*child, net.go(2.0));
     net.run_until(at_s(2.5));
     EXPECT_FALSE(net.host(srv).state_of(*child).has_value()) << "passive closer fully closed";
     EXPECT_EQ(net.host(srv).timewait_count(), 0u) << "§7.1 only the active closer enters TIME_WAIT";
@@ -102,7 +102,7 @@ TEST(HostStackRst, SynToClosedPortGetsRst_PerProfile_S2_step3) {
     int srv = net.add_host(p, s, kSrv);
     int cli = net.add_host(p, s, kCli);
     net.host(srv).listen(80, 128, 0, SimTime{});
-    ConnId c = net.host(cli).connect(ep("10.0.0.2:81"), at_s(0.1), 1);
+    ConnId c = net.host(cli).connect(ep("10.0.0.2:81"), net.go(0.1), 1);
     net.run_until(at_s(0.5));
     auto rsts = net.sent(srv, is_rst);
     ASSERT_EQ(rsts.size(), 1u);
@@ -158,14 +158,14 @@ TEST(HostStackAcceptQueue, OverflowAtSyn_6_13_6_18_S3_7_S6_1_S17) {
     int cli = net.add_host(p, s, kCli);
     auto lid = net.host(srv).listen(80, 2, 0, SimTime{});
     for (int i = 0; i < 3; ++i) {
-      net.host(cli).connect(ep("10.0.0.2:80"), at_s(0.1 * i), i);
+      net.host(cli).connect(ep("10.0.0.2:80"), net.go(0.1 * i), i);
       net.run_until(at_s(0.1 * i + 0.05));
     }
     net.run_until(at_s(0.5));
     EXPECT_EQ(net.node(cli).connected.size(), 3u);
     EXPECT_EQ(net.host(srv).listener_snapshot(lid).a, 3) << "§17 Recv-Q reaches backlog+1";
 
-    ConnId c4 = net.host(cli).connect(ep("10.0.0.2:80"), at_s(1.0), 4);
+    ConnId c4 = net.host(cli).connect(ep("10.0.0.2:80"), net.go(1.0), 4);
     auto port4 = local_port(net.host(cli), c4);
     net.run_until(at_s(1.5));
     const auto& cs = net.host(srv).counters();
@@ -202,13 +202,13 @@ TEST(HostStackAcceptQueue, El7YoungRule_S3_3_step3_S5_2) {
   int cli = net.add_host(p, s, kCli);
   auto lid = net.host(srv).listen(80, 2, 0, SimTime{});
   for (int i = 0; i < 3; ++i) {
-    net.host(cli).connect(ep("10.0.0.2:80"), at_s(0.1 * i), i);
+    net.host(cli).connect(ep("10.0.0.2:80"), net.go(0.1 * i), i);
     net.run_until(at_s(0.1 * i + 0.05));
   }
   net.run_until(at_s(0.5));
   ASSERT_EQ(net.host(srv).listener_snapshot(lid).a, 3);
 
-  ConnId c4 = net.host(cli).connect(ep("10.0.0.2:80"), at_s(1.0), 4);
+  ConnId c4 = net.host(cli).connect(ep("10.0.0.2:80"), net.go(1.0), 4);
   auto port4 = local_port(net.host(cli), c4);
   net.run_until(at_s(1.5));
   const auto& cs = net.host(srv).counters();
@@ -270,7 +270,7 @@ struct HeldAckSetup {
     xport = local_port(net.host(cli), x);
     net.run_until(at_s(0.05));
     for (int i = 1; i <= 3; ++i) {
-      net.host(cli).connect(ep("10.0.0.2:80"), at_s(0.1 * i), i);
+      net.host(cli).connect(ep("10.0.0.2:80"), net.go(0.1 * i), i);
       net.run_until(at_s(0.1 * i + 0.05));
     }
     net.run_until(at_s(0.5));
@@ -368,11 +368,19 @@ TEST(HostStackSynFlood, NoCookies_PerProfile_S3_1_step2_S6_2_S6_3_S17) {
     EXPECT_EQ(cs[Counter::ListenDrops], static_cast<std::uint64_t>(n - r.held)) << "§17 TCPReqQFullDrop = ListenDrops";
     EXPECT_EQ(cs[Counter::TCPReqQFullDoCookies], 0u);
     EXPECT_EQ(cs[Counter::SyncookiesSent], 0u);
+    if (!cookie_counts_listen_drops(r.profile) && std::string(r.profile) != "4.10.0" &&
+        std::string(r.profile) != "4.10") {
+      // §3 / §13: tcp_listendrop() (≈4.7+) also counts the listener's sk_drops (skmem d); checked
+      // from 4.12 on (trees read with it: 4.12, 6.19).
+      EXPECT_EQ(net.host(srv).listener_snapshot(lid).drops, static_cast<std::uint64_t>(n - r.held));
+    }
     const auto& logs = net.node(srv).logs;
     ASSERT_EQ(logs.size(), 1u) << "§3.1 step 2: logged once per listener";
     EXPECT_NE(logs[0].find("Possible SYN flooding on port"), std::string::npos) << logs[0];
     EXPECT_NE(logs[0].find("Dropping request."), std::string::npos) << logs[0];
-    if (*r.log_drop) EXPECT_EQ(logs[0], r.log_drop);
+    if (*r.log_drop) {
+      EXPECT_EQ(logs[0], r.log_drop);
+    }
   }
 }
 
@@ -391,7 +399,7 @@ TEST(HostStackSynFlood, CookiesLetLegitimateClientIn_PerProfile_S10_S3_8_S17) {
     const int n = 20;
     for (int k = 0; k < n; ++k) net.inject(at_s(0.01 * k), make_syn(spoofed(k + 1), ep("10.0.0.2:80"), 1000 + k));
     net.run_until(at_s(0.4));
-    ConnId c = net.host(cli).connect(ep("10.0.0.2:80"), at_s(0.5), 1);
+    ConnId c = net.host(cli).connect(ep("10.0.0.2:80"), net.go(0.5), 1);
     net.run_until(at_s(0.8));
 
     const auto& cs = net.host(srv).counters();
@@ -407,6 +415,11 @@ TEST(HostStackSynFlood, CookiesLetLegitimateClientIn_PerProfile_S10_S3_8_S17) {
     EXPECT_EQ(net.node(cli).connected.size(), 1u);
     EXPECT_EQ(net.host(cli).state_of(c), TcpState::Established);
     EXPECT_EQ(net.host(srv).listener_snapshot(lid).q, r.held) << "§6.3 cookie SYNs never enter Q";
+    if (!cookie_counts_listen_drops(name)) {
+      // §3.5 / §3.7 step 6: 4.10+ free the cookie request and return without ListenDrops, i.e. without
+      // tcp_listendrop(), so the listener's sk_drops (skmem d, §13) does not move either.
+      EXPECT_EQ(net.host(srv).listener_snapshot(lid).drops, 0u) << "no listener drops for cookie SYN-ACKs";
+    }
     auto child = net.host(srv).accept(lid);
     ASSERT_TRUE(child.has_value());
     EXPECT_EQ(net.host(srv).state_of(*child), TcpState::Established);
@@ -444,24 +457,106 @@ TEST(HostStackSynFlood, SpoofedFloodRequestsExpireAfter7s_6_18_S17_S5_3) {
       first_synack.emplace(w.seg.dst.addr.value, w.at);
       ++synack_count[w.seg.dst.addr.value];
     }
-    int expired = 0;
+    std::vector<double> lives;
     bool first = true;
     for (const auto& d : net.node(srv).decisions) {
       if (d.verdict.rule != Rule::SynAckTimeoutExpired) continue;
-      ++expired;
       auto src = d.tuple.remote.addr.value;
       ASSERT_TRUE(first_synack.count(src));
       double life = to_seconds(d.at - first_synack[src]);
       int rtx = synack_count[src] - 1;
       if (first) {
         EXPECT_NEAR(life, 7.0, 0.01) << "§17 first queued request expires after ≈7 s";
+        EXPECT_EQ(rtx, 2) << "§17 after 2 SYN-ACK retransmissions";
         first = false;
       }
-      EXPECT_TRUE(rtx == 2 || rtx == 3) << "§17 2–3 SYN-ACK retransmissions; got " << rtx;
-      EXPECT_TRUE(std::abs(life - 7.0) < 0.01 || std::abs(life - 15.0) < 0.01)
-          << "lifetime " << life << " s (2 retransmissions ⇒ 7 s, 3 ⇒ 15 s)";
+      // §5.3: pruned after 2, 3 or 4 retransmissions (1, 2 or 3 young requests), never the full 5.
+      EXPECT_GE(rtx, 2);
+      EXPECT_LE(rtx, 4);
+      EXPECT_TRUE(std::abs(life - 7.0) < 0.01 || std::abs(life - 15.0) < 0.01 || std::abs(life - 31.0) < 0.01)
+          << "lifetime " << life << " s";
+      lives.push_back(life);
     }
-    EXPECT_GT(expired, 20);
+    ASSERT_GE(lives.size(), 10u);
+    std::sort(lives.begin(), lives.end());
+    EXPECT_NEAR(lives[lives.size() / 2], 7.0, 0.01) << "§17 typical lifetime ≈7 s";
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// §2 last paragraph / §5.1 step 2: a retransmitted SYN (same ISN) finds its request: SYN-ACK resent,
+// TCPSynRetrans and RetransSegs, no new request. §2 step 8: SYN+FIN to a listener is discarded.
+
+TEST(HostStackRequest, RetransmittedSynResendsSynAck_PerProfile_S2_S5_1_step2) {
+  for (const auto& name : all_profile_names()) {
+    SCOPED_TRACE(name + " §2 retransmitted SYN → tcp_check_req → SYN-ACK resent");
+    const auto& p = find_profile(name);
+    auto s = Sysctls::defaults_for(p);
+    Net net;
+    int srv = net.add_host(p, s, kSrv);
+    auto lid = net.host(srv).listen(80, 128, 0, SimTime{});
+    net.inject(at_s(0.0), make_syn(spoofed(1), ep("10.0.0.2:80"), 5000, 100));
+    net.inject(at_s(0.6), make_syn(spoofed(1), ep("10.0.0.2:80"), 5000, 700));
+    net.run_until(at_s(0.9));
+    auto synacks = net.sent(srv, is_synack);
+    ASSERT_EQ(synacks.size(), 2u);
+    EXPECT_EQ(synacks[0].seg.seq, synacks[1].seg.seq) << "same request, same ISN";
+    const auto& cs = net.host(srv).counters();
+    EXPECT_EQ(cs[Counter::TCPSynRetrans], 1u);
+    EXPECT_EQ(cs[Counter::RetransSegs], 1u);
+    EXPECT_EQ(net.host(srv).listener_snapshot(lid).q, 1);
+    EXPECT_EQ(cs[Counter::ListenDrops], 0u);
+
+    Segment synfin = make_syn(spoofed(2), ep("10.0.0.2:80"), 6000);
+    synfin.flags = SYN | FIN;
+    net.inject(at_s(0.95), synfin);
+    net.run_until(at_s(0.99));
+    EXPECT_TRUE(net.sent(srv, [](const Segment& x) { return x.dst == spoofed(2); }).empty()) << "§2 step 8 SYN+FIN";
+    EXPECT_EQ(net.host(srv).listener_snapshot(lid).q, 1);
+  }
+}
+
+// §7.5: a SYN that hits the server's TIME_WAIT bucket (server closed first) with a sequence number
+// after tw_rcv_nxt is accepted as a new connection with ISN = tw_snd_nxt + 65535 + 2, and it skips
+// the SYN-queue-full test (§3.7 step 1).
+TEST(HostStackTimeWait, SynOnTimeWaitBucketGetsIsnFromSndNxt_PerProfile_S7_5) {
+  for (const auto& name : all_profile_names()) {
+    SCOPED_TRACE(name + " §7.5 TW-recycled SYN");
+    const auto& p = find_profile(name);
+    auto s = Sysctls::defaults_for(p);
+    s.set(p, "tcp_syncookies", 0);
+    Net net;
+    int srv = net.add_host(p, s, kSrv);
+    int cli = net.add_host(p, s, kCli);
+    auto lid = net.host(srv).listen(80, 1, 0, SimTime{});
+    ConnId c = net.host(cli).connect(ep("10.0.0.2:80"), net.go(0.1), 1, std::uint16_t{45000});
+    net.run_until(at_s(0.5));
+    auto child = net.host(srv).accept(lid);
+    ASSERT_TRUE(child.has_value());
+    net.host(srv).close(*child, net.go(1.0));  // server = active closer ⇒ server TIME_WAIT
+    net.run_until(at_s(1.5));
+    net.host(cli).close(c, net.go(1.5));
+    net.run_until(at_s(2.0));
+    ASSERT_EQ(net.host(srv).timewait_count(), 1u);
+    auto fins = net.sent(srv, [](const Segment& x) { return (x.flags & FIN) != 0; });
+    ASSERT_EQ(fins.size(), 1u);
+    const std::uint32_t tw_snd_nxt = fins[0].seg.seq + 1;
+
+    // Fill the SYN queue with spoofed SYNs so that an ordinary SYN would be dropped.
+    for (int k = 0; k < 20; ++k) net.inject(at_s(2.5 + 0.001 * k), make_syn(spoofed(k + 1), ep("10.0.0.2:80"), 9000 + k));
+    net.run_until(at_s(2.9));
+    const auto before = net.host(srv).counters();
+    ASSERT_GT(before[Counter::TCPReqQFullDrop], 0u);
+
+    ConnId c2 = net.host(cli).connect(ep("10.0.0.2:80"), net.go(3.0), 2, std::uint16_t{45000});
+    net.run_until(at_s(3.5));
+    auto synacks = net.sent(srv, [](const Segment& x) { return x.dst.port == 45000 && x.is_synack(); });
+    ASSERT_EQ(synacks.size(), 2u) << "first connection + the TW-recycled one";
+    EXPECT_EQ(synacks[1].seg.seq, tw_snd_nxt + 65535 + 2);
+    EXPECT_EQ(net.host(cli).state_of(c2), TcpState::Established);
+    auto d = net.host(srv).counters() - before;
+    EXPECT_EQ(d[Counter::TCPReqQFullDrop], 0u) << "isn != 0 skips the SYN-queue test";
+    EXPECT_EQ(net.host(srv).timewait_count(), 0u);
   }
 }
 
@@ -487,18 +582,18 @@ struct SeedSetup {
     net.reroute("10.0.0.20", N);
     s_lid = net.host(S).listen(22, 128, 0, SimTime{});
     auto n_lid = net.host(N).listen(80, 128, 0, SimTime{});
-    ConnId sc = net.host(S).connect(ep("10.0.0.20:80"), at_s(0.1), 1);
+    ConnId sc = net.host(S).connect(ep("10.0.0.20:80"), net.go(0.1), 1);
     net.run_until(at_s(0.5));
     auto nc = net.host(N).accept(n_lid);
     if (!nc) throw std::runtime_error("N did not accept");
     if (s_closes_first) {
-      net.host(S).close(sc, at_s(1.0));
+      net.host(S).close(sc, net.go(1.0));
       net.run_until(at_s(1.5));
-      net.host(N).close(*nc, at_s(2.0));
+      net.host(N).close(*nc, net.go(2.0));
     } else {
-      net.host(N).close(*nc, at_s(1.0));
+      net.host(N).close(*nc, net.go(1.0));
       net.run_until(at_s(1.5));
-      net.host(S).close(sc, at_s(2.0));
+      net.host(S).close(sc, net.go(2.0));
     }
     net.run_until(at_s(4.0));
     for (const auto& w : net.wire)
@@ -525,7 +620,7 @@ TEST(HostStackPerHostPaws, El7ActiveCloserRejectsLaggingSyns_S7_1_S7_2_S7_3_S3_3
 
   // A SYN from N's address whose TSval is far behind: dropped, PAWSPassive and ListenDrops +1 per SYN.
   const auto before = S.counters();
-  ConnId m = net.host(h.M).connect(ep("10.0.0.10:22"), at_s(5.0), 7);
+  ConnId m = net.host(h.M).connect(ep("10.0.0.10:22"), net.go(5.0), 7);
   auto mport = local_port(net.host(h.M), m);
   auto m_syns = [&] { return net.sent(h.M, [&](const Segment& x) { return x.src.port == mport && x.is_syn(); }); };
   auto to_m = [&] { return net.sent(h.S, [&](const Segment& x) { return x.dst.port == mport; }); };
@@ -544,7 +639,9 @@ TEST(HostStackPerHostPaws, El7ActiveCloserRejectsLaggingSyns_S7_1_S7_2_S7_3_S3_3
 
   net.run_until(at_s(8.5));  // retransmission after a further 2 s
   d = S.counters() - before;
-  EXPECT_EQ(m_syns().size(), 3u);
+  ASSERT_EQ(m_syns().size(), 3u);
+  EXPECT_EQ(m_syns()[1].at - m_syns()[0].at, seconds(1)) << "client retransmission gap +1 s (§9)";
+  EXPECT_EQ(m_syns()[2].at - m_syns()[1].at, seconds(2)) << "then +2 s (§9)";
   EXPECT_EQ(d[Counter::PAWSPassive], 3u);
   EXPECT_EQ(d[Counter::ListenDrops], 3u);
   EXPECT_TRUE(to_m().empty());
@@ -573,7 +670,7 @@ TEST(HostStackPerHostPaws, El7PassiveCloserRecordsNothing_S7_1_S15_5) {
   auto entry = S.metrics().find(ip("10.0.0.10"), ip("10.0.0.20"));
   EXPECT_TRUE(!entry || entry->stamp_sec == 0) << "§7.1 the passive closer records no timestamp";
   const auto before = S.counters();
-  ConnId m = net.host(h.M).connect(ep("10.0.0.10:22"), at_s(5.0), 7);
+  ConnId m = net.host(h.M).connect(ep("10.0.0.10:22"), net.go(5.0), 7);
   auto mport = local_port(net.host(h.M), m);
   net.run_until(at_s(5.5));
   auto d = S.counters() - before;

@@ -273,7 +273,9 @@ TEST(PerHostPawsRejects, PerProfile_S7_3) {
       EXPECT_TRUE(rej(entry, false, 0, stamp + 10)) << "no-TS SYN, recent entry";
       EXPECT_FALSE(rej(entry, false, 0, stamp + 60)) << "no-TS SYN, entry 60 s old";
     }
-    if (r.family == Removed) EXPECT_FALSE(rej(entry, false, 0, stamp + 10));
+    if (r.family == Removed) {
+      EXPECT_FALSE(rej(entry, false, 0, stamp + 10));
+    }
   }
 }
 

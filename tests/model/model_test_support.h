@@ -149,6 +149,14 @@ class Net {
     now = std::max(now, t);
   }
 
+  // Runs the network up to `sec` seconds and returns that time: use it for socket calls so that
+  // the stack's `now` and the network's clock agree.
+  SimTime go(double sec) {
+    run_until(at(sec));
+    return at(sec);
+  }
+  static SimTime at(double sec) { return SimTime{static_cast<std::int64_t>(sec * 1e9)}; }
+
   // Segments sent from host `from` (or -1 for any) matching a predicate.
   std::vector<Sent> sent(int from, const std::function<bool(const Segment&)>& pred) const {
     std::vector<Sent> out;

@@ -21,7 +21,9 @@ TEST(SysctlsDefaults, PerProfile_S6_1_S9_S10) {
     auto s = Sysctls::defaults_for(P(r.profile));
     EXPECT_EQ(s.somaxconn, r.somaxconn);
     EXPECT_EQ(s.get("net.core.somaxconn"), r.somaxconn);
-    if (r.linear_timeouts) EXPECT_EQ(s.tcp_syn_linear_timeouts, r.linear_timeouts);
+    if (r.linear_timeouts) {
+      EXPECT_EQ(s.tcp_syn_linear_timeouts, r.linear_timeouts);
+    }
     EXPECT_EQ(s.tcp_syncookies, 1) << "§10 default 1";
     EXPECT_EQ(s.tcp_syn_retries, 6) << "§9 TCP_SYN_RETRIES";
     EXPECT_EQ(s.tcp_synack_retries, 5) << "§5.3 TCP_SYNACK_RETRIES";

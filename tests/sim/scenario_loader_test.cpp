@@ -563,6 +563,34 @@ TEST(ScenarioLoader, SweepClients) {
             "scenarios/x.toml:18: sweep.clients[0]: no client named \"c2\" (did you mean \"c1\"?)");
 }
 
+TEST(ScenarioLoader, Variants) {
+  const Scenario sc = load_scenario_text(std::string(kBase) +
+                                             "[[variant]]\nname = \"4.10\"\nkernel = \"4.10\"\n"
+                                             "[[variant]]\nname = \"cookies\"\n"
+                                             "sysctl = [\"server:tcp_syncookies=2\", \"tcp_abort_on_overflow=1\"]\n",
+                                         "x.toml");
+  ASSERT_EQ(sc.variants.size(), 2u);
+  EXPECT_EQ(sc.variants[0].name, "4.10");
+  EXPECT_EQ(sc.variants[0].kernel, "4.10");
+  EXPECT_TRUE(sc.variants[0].sysctls.empty());
+  EXPECT_FALSE(sc.variants[1].kernel);
+  EXPECT_EQ(sc.variants[1].sysctls,
+            (std::vector<std::string>{"server:tcp_syncookies=2", "tcp_abort_on_overflow=1"}));
+
+  EXPECT_EQ(error_with("[[variant]]\nname = \"v\"\nsysctl = [\"srever:tcp_syncookies=2\"]\n"),
+            "scenarios/x.toml:13: variant[0].sysctl[0]: no host named \"srever\" (did you mean \"server\"?)");
+  EXPECT_EQ(error_with("[[variant]]\nname = \"v\"\nsysctl = [\"tcp_syncookies\"]\n"),
+            "scenarios/x.toml:13: variant[0].sysctl[0]: \"tcp_syncookies\" is not NAME=VALUE or HOST:NAME=VALUE "
+            "with an integer value");
+  EXPECT_EQ(error_with("[[variant]]\nname = \"v\"\nsysctl = [\"tcp_syncookies=on\"]\n"),
+            "scenarios/x.toml:13: variant[0].sysctl[0]: \"tcp_syncookies=on\" is not NAME=VALUE or "
+            "HOST:NAME=VALUE with an integer value");
+  EXPECT_EQ(error_with("[[variant]]\nname = \"v\"\n"),
+            "scenarios/x.toml:11: variant[0]: changes nothing (set kernel and/or sysctl)");
+  EXPECT_EQ(error_with("[[variant]]\nname = \"v\"\nkernel = \"el6\"\n[[variant]]\nname = \"v\"\nkernel = \"el7\"\n"),
+            "scenarios/x.toml:15: variant[1].name: duplicate variant name \"v\"");
+}
+
 // Any scenario shipped in scenarios/ must load.
 TEST(ScenarioLoader, ShippedScenariosLoad) {
   const std::filesystem::path dir = std::filesystem::path(SYNSCOPE_SOURCE_DIR) / "scenarios";
