@@ -112,7 +112,7 @@ std::string explain_chain(const KernelProfile& p, const Sysctls& s, int backlog)
 
 std::string profiles_table() {
   std::string out;
-  out += fmt::format("{:<7} {:<20} {:<22} {:<11} {:<21} {:<9} {:<13} {:<7} {}\n", "profile", "SYN queue full",
+  out += fmt::format("{:<7} {:<20} {:<22} {:<13} {:<21} {:<9} {:<16} {:<7} {}\n", "profile", "SYN queue full",
                      "accept test at SYN", "tw_recycle", "TS clock/offset", "somaxconn", "SYN schedule",
                      "cookie", "title");
   for (const auto& p : all_profiles()) {
@@ -123,8 +123,8 @@ std::string profiles_table() {
                           : p.per_host_paws == PerHostPawsRule::NeedsSynTs ? "yes (TS only)"
                                                                            : "yes (+no-TS)";
     std::string ts = fmt::format("{}/{}", p.ts_clock == TsClock::Jiffies ? "jiffies" : "1 ms", to_string(p.ts_offset));
-    std::string sched = p.syn_schedule == SynRetransmitSchedule::Exponential ? "1,2,4,…" : "1×4 then 2,4,…";
-    out += fmt::format("{:<7} {:<20} {:<22} {:<11} {:<21} {:<9} {:<13} {:<7} {}\n", p.name, synq,
+    std::string sched = p.syn_schedule == SynRetransmitSchedule::Exponential ? "1,2,4,..." : "1 s x5, 2,4,...";
+    out += fmt::format("{:<7} {:<20} {:<22} {:<13} {:<21} {:<9} {:<16} {:<7} {}\n", p.name, synq,
                        to_string(p.accept_queue_syn), recycle, ts, p.somaxconn_default, sched,
                        p.cookie_counts_listen_drop ? "+drops" : "", p.title);
   }
