@@ -95,7 +95,7 @@ void explain_paws(const SimResult& r, std::vector<std::string>& out) {
     }
     std::int64_t age = e.now_sec - e.remembered_stamp_sec;
     out.push_back(fmt::format(
-        "- At {} {}'s SYN (ISN {}) reached {} with TSval {}. The remembered TSval {} for {} is {} ticks ahead of it "
+        "- At {} the SYN of {} (ISN {}) reached {} with TSval {}. The remembered TSval {} for {} is {} ticks ahead of it "
         "(more than TCP_PAWS_WINDOW = 1) and was recorded {} s earlier (less than TCP_PAWS_MSL = 60 s), so per-host "
         "PAWS rejected it (§7.3): silently dropped, no SYN-ACK, PAWSPassive+1 and ListenDrops+1.",
         clock(r, first.at), who, first.seq, host.name, first.tsval, e.remembered_tsval,
@@ -471,7 +471,7 @@ std::vector<std::string> write_outputs(const SimResult& r, const std::string& di
 }
 
 std::string render_variant_table(const std::vector<VariantRun>& runs) {
-  std::vector<std::vector<std::string>> rows = {{"variant", "server kernel", "attempts", "established", "failed",
+  std::vector<std::vector<std::string>> rows = {{"variant", "server kernel", "attempts", "connected (client view)", "failed",
                                                  "SYNs dropped", "ListenOverflows", "ListenDrops", "PAWSPassive",
                                                  "TCPReqQFullDrop", "SyncookiesSent", "EmbryonicRsts"}};
   for (const auto& run : runs) {

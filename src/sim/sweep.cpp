@@ -58,7 +58,7 @@ std::string render_sweep(const Scenario& sc, const SweepResult& r) {
                      100 * r.fraction, 100 * r.ci_low, 100 * r.ci_high);
   out += fmt::format("Never connected within the run: {}\n", r.never_connected);
   if (r.mean_delay.count())
-    out += fmt::format("Delayed attempts connected after {:.1f} s on average (the rest of the 60 s window).\n",
+    out += fmt::format("Delayed attempts connected {:.1f} s after their first SYN on average: they wait out the 60 s window.\n",
                        to_seconds(r.mean_delay));
   out += "\nWhy:\n";
   out += "- After the server closes a connection to a NAT'd host first, tcp_metrics remembers that host's TSval for the "
