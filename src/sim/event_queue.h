@@ -12,6 +12,7 @@ namespace synscope::sim {
 
 enum class EventKind : std::uint8_t { Deliver, Timer, App };
 
+// 32 bytes: small enough that the heap of a 100k-connection run stays cache-friendly.
 struct Event {
   std::int64_t time_ns;
   std::uint64_t seq;
@@ -22,6 +23,8 @@ struct Event {
   std::uint32_t a;        // segment slot / timer index / connection index
   std::uint32_t b;        // timer generation / connection generation
 };
+
+static_assert(sizeof(Event) == 32);
 
 class EventQueue {
  public:
