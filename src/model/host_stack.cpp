@@ -244,7 +244,7 @@ std::uint16_t HostStack::pick_port(Endpoint remote) {
   std::uint32_t start = static_cast<std::uint32_t>(rng_.below(span));
   for (std::uint32_t i = 0; i < span; ++i) {
     std::uint16_t port = static_cast<std::uint16_t>(lo + (start + i) % span);
-    if (!ehash_.count(FourTuple{{config_.addr, port}, remote}) && !listener_by_port_.count(port)) return port;
+    if (!ehash_.contains(FourTuple{{config_.addr, port}, remote}) && !listener_by_port_.count(port)) return port;
   }
   return static_cast<std::uint16_t>(lo + start);
 }
@@ -263,15 +263,15 @@ ConnId HostStack::connect(Endpoint remote, SimTime now, std::uint64_t tag, std::
   c.syn_first = now;
   c.syn_retries = syn_retries.value_or(sysctls_.tcp_syn_retries);
   c.tag = tag;
-  if (auto old = ehash_.find(c.tuple); old != ehash_.end() && old->second.kind == SockKind::TimeWait) {
+  if (auto* old = ehash_.find(c.tuple); old && old->kind == SockKind::TimeWait) {
     // §7.6: the 4-tuple is reused from a TIME_WAIT bucket (outgoing side).
-    auto& tw = tws_[old->second.index];
+    auto& tw = tws_[old->index];
     tw.live = false;
     --tw_live_;
-    free_tws_.push_back(old->second.index);
+    free_tws_.push_back(old->index);
     counters_.add(Counter::TWRecycled);
   }
-  ehash_[c.tuple] = SockRef{SockKind::Conn, ci};
+  ehash_.set(c.tuple, SockRef{SockKind::Conn, ci});
   counters_.add(Counter::ActiveOpens);
   send_syn(c, now);
   arm_conn_timer(ci, TimerKind::ClientSyn, now + syn_rto(profile_, sysctls_, 0));
@@ -364,8 +364,8 @@ std::uint32_t HostStack::new_conn() {
 void HostStack::destroy_conn(std::uint32_t ci) {
   Conn& c = conns_[ci];
   if (!c.live) return;
-  auto it = ehash_.find(c.tuple);
-  if (it != ehash_.end() && it->second.kind == SockKind::Conn && it->second.index == ci) ehash_.erase(it);
+  auto* ref = ehash_.find(c.tuple);
+  if (ref && ref->kind == SockKind::Conn && ref->index == ci) ehash_.erase(c.tuple);
   c.live = false;
   c.state = TcpState::Closed;
   ++c.timer_gen;
@@ -427,8 +427,8 @@ std::optional<int> HostStack::cookie_check(const FourTuple& t, std::uint32_t cli
 void HostStack::receive(const Segment& seg, SimTime now) {
   counters_.add(Counter::InSegs);
   FourTuple t{seg.dst, seg.src};
-  if (auto it = ehash_.find(t); it != ehash_.end()) {
-    SockRef ref = it->second;
+  if (auto* found = ehash_.find(t)) {
+    SockRef ref = *found;
     switch (ref.kind) {
       case SockKind::Conn: receive_conn(ref.index, seg, now); return;
       case SockKind::Request: receive_request(ref.index, seg, now); return;
@@ -583,7 +583,7 @@ void HostStack::conn_request(Listener& l, ListenerId lid, const Segment& seg, Si
   r.last_synack = now;
   ++l.q;
   ++l.young;
-  ehash_[t] = SockRef{SockKind::Request, ri};
+  ehash_.set(t, SockRef{SockKind::Request, ri});
   report(now, t, &seg, v);
   send_synack(r, now, false);
   env_.set_timer(quantise_synack(l, now + synack_timeout(0)), TimerRef{TimerKind::SynAck, ri, r.gen});
@@ -654,7 +654,7 @@ std::uint32_t HostStack::child_from(const FourTuple& t, std::uint32_t iss, std::
   c.ts_recent_stamp = ts_ok ? now_sec(now) : 0;
   c.ts_off = ts_off;
   c.sack_ok = sack;
-  ehash_[t] = SockRef{SockKind::Conn, ci};
+  ehash_.set(t, SockRef{SockKind::Conn, ci});
   return ci;
 }
 
@@ -933,7 +933,7 @@ void HostStack::enter_timewait(std::uint32_t ci, SimTime now) {
   (void)tag;
   FourTuple t = c.tuple;
   destroy_conn(ci);
-  ehash_[t] = SockRef{SockKind::TimeWait, ti};
+  ehash_.set(t, SockRef{SockKind::TimeWait, ti});
   SimTime due = now + tw.lifetime;
   if (profile_.tw_timer == TimeWaitTimer::CentralWheels)
     due = recycle_ok ? round_up(due, SimTime{}, kRecycleTick) : round_up(due, SimTime{}, kTwWheelSlot);

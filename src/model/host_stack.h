@@ -20,6 +20,7 @@
 #include "core/rng.h"
 #include "core/segment.h"
 #include "core/time.h"
+#include "core/tuple_table.h"
 #include "model/counters.h"
 #include "model/kernel_profile.h"
 #include "model/listen_rules.h"
@@ -135,8 +136,8 @@ class HostStack {
  private:
   enum class SockKind : std::uint8_t { Conn, Request, TimeWait };
   struct SockRef {
-    SockKind kind;
-    std::uint32_t index;
+    SockKind kind = SockKind::Conn;
+    std::uint32_t index = 0;
   };
   struct Listener {
     std::uint16_t port = 0;
@@ -254,7 +255,7 @@ class HostStack {
 
   std::unordered_map<std::uint16_t, ListenerId> listener_by_port_;
   std::vector<Listener> listeners_;
-  std::unordered_map<FourTuple, SockRef, FourTupleHash> ehash_;
+  TupleTable<SockRef> ehash_;  // §2 step 3: established + request + TIME_WAIT lookup
   std::vector<Conn> conns_;
   std::vector<std::uint32_t> free_conns_;
   std::vector<Request> requests_;

@@ -1,6 +1,8 @@
 #include "sim/simulator.h"
 
 #include <algorithm>
+#include <bit>
+#include <deque>
 #include <fmt/format.h>
 #include <map>
 #include <unordered_map>
@@ -99,11 +101,14 @@ class Engine {
   SimTime now() const { return now_; }
   void transmit_from(int host, const Segment& seg);
   void schedule_timer(int host, SimTime at, model::TimerRef ref) {
-    queue_.push(at, EventKind::Timer, static_cast<std::uint8_t>(ref.kind), static_cast<std::uint32_t>(host), ref.index,
+    queue_.push_after(now_, at - now_, EventKind::Timer, static_cast<std::uint8_t>(ref.kind), static_cast<std::uint32_t>(host), ref.index,
                 ref.gen);
   }
   void schedule_app(std::uint32_t app, SimTime at, std::uint8_t action, std::uint32_t a = 0, std::uint32_t b = 0) {
-    queue_.push(at, EventKind::App, action, app, a, b);
+    if (at >= now_)
+      queue_.push_after(now_, at - now_, EventKind::App, action, app, a, b);
+    else
+      queue_.push(at, EventKind::App, action, app, a, b);
   }
   HostStack& stack(int host) { return *hosts_[static_cast<std::size_t>(host)].stack; }
   App* app(std::size_t i) { return i < apps_.size() ? apps_[i].get() : nullptr; }
@@ -138,10 +143,18 @@ class Engine {
   EventQueue queue_;
   SimTime now_{};
   std::vector<SimHost> hosts_;
-  std::unordered_map<std::uint32_t, int> host_by_addr_;
-  std::map<std::pair<int, int>, Duration> link_latency_;
+  // Address → host index, open addressing (looked up for every segment; hosts are few).
+  std::vector<std::pair<std::uint32_t, int>> addr_slots_;
+  int host_of(Ipv4Addr a) const {
+    std::size_t mask = addr_slots_.size() - 1;
+    for (std::size_t i = mix64(a.value) & mask;; i = (i + 1) & mask) {
+      if (addr_slots_[i].second < 0) return -1;
+      if (addr_slots_[i].first == a.value) return addr_slots_[i].second;
+    }
+  }
+  std::vector<Duration> latency_;  // hosts × hosts, one-way
   std::vector<std::unique_ptr<App>> apps_;
-  std::vector<Segment> pool_;
+  std::deque<Segment> pool_;  // a deque keeps slots in place while delivery schedules more segments
   std::vector<std::uint32_t> free_slots_;
   std::unordered_map<std::uint64_t, int> attempt_by_wire_;
   std::vector<std::uint64_t> attempt_nat_key_;  // wire key of the translated SYN, 0 if none
@@ -492,21 +505,28 @@ void Engine::build_hosts() {
     cfg.epoch = sc.start;
     h.env = std::make_unique<HostEnv>(*this, static_cast<int>(i));
     h.stack = std::make_unique<HostStack>(*h.profile, sys, cfg, *h.env);
-    host_by_addr_[hs.addr.value] = static_cast<int>(i);
     result_.hosts[i].name = hs.name;
     result_.hosts[i].addr = hs.addr;
     result_.hosts[i].kernel = std::string(h.profile->name);
     result_.hosts[i].sysctls = sys;
+  }
+  addr_slots_.assign(std::bit_ceil(sc.hosts.size() * 4 + 4), {0, -1});
+  for (std::size_t i = 0; i < sc.hosts.size(); ++i) {
+    std::size_t mask = addr_slots_.size() - 1;
+    std::size_t k = mix64(sc.hosts[i].addr.value) & mask;
+    while (addr_slots_[k].second >= 0) k = (k + 1) & mask;
+    addr_slots_[k] = {sc.hosts[i].addr.value, static_cast<int>(i)};
   }
   for (const auto& n : sc.nats) {
     int hi = host_by_name(n.host);
     hosts_[static_cast<std::size_t>(hi)].nat = std::make_unique<NatTable>(n, sc.hosts[static_cast<std::size_t>(hi)].addr);
     result_.hosts[static_cast<std::size_t>(hi)].is_nat = true;
   }
+  latency_.assign(hosts_.size() * hosts_.size(), sc.default_latency);
   for (const auto& l : sc.links) {
-    int a = host_by_name(l.a), b = host_by_name(l.b);
-    link_latency_[{a, b}] = l.latency;
-    link_latency_[{b, a}] = l.latency;
+    auto a = static_cast<std::size_t>(host_by_name(l.a)), b = static_cast<std::size_t>(host_by_name(l.b));
+    latency_[a * hosts_.size() + b] = l.latency;
+    latency_[b * hosts_.size() + a] = l.latency;
   }
   if (options_.capture) {
     for (const auto& c : sc.captures) {
@@ -547,8 +567,7 @@ void Engine::build_apps() {
 }
 
 Duration Engine::latency(int from, int to) const {
-  auto it = link_latency_.find({from, to});
-  return it == link_latency_.end() ? scenario_->default_latency : it->second;
+  return latency_[static_cast<std::size_t>(from) * hosts_.size() + static_cast<std::size_t>(to)];
 }
 
 void Engine::transmit_from(int host, const Segment& seg) {
@@ -562,8 +581,8 @@ void Engine::transmit_from(int host, const Segment& seg) {
       if (at.host == host) ++at.syns_sent;
     }
   }
-  auto dest = host_by_addr_.find(seg.dst.addr.value);
-  if (dest == host_by_addr_.end()) {
+  int dest = host_of(seg.dst.addr);
+  if (dest < 0) {
     ++result_.segments_blackholed;
     return;
   }
@@ -576,13 +595,13 @@ void Engine::transmit_from(int host, const Segment& seg) {
     slot = static_cast<std::uint32_t>(pool_.size());
     pool_.push_back(seg);
   }
-  queue_.push(now_ + latency(host, dest->second), EventKind::Deliver, 0, static_cast<std::uint32_t>(dest->second), slot, 0);
+  queue_.push_after(now_, latency(host, dest), EventKind::Deliver, 0, static_cast<std::uint32_t>(dest), slot, 0);
 }
 
 void Engine::deliver_from_outside(const Segment& seg, Duration lat) {
   ++result_.segments_sent;
-  auto dest = host_by_addr_.find(seg.dst.addr.value);
-  if (dest == host_by_addr_.end()) {
+  int dest = host_of(seg.dst.addr);
+  if (dest < 0) {
     ++result_.segments_blackholed;
     return;
   }
@@ -594,13 +613,17 @@ void Engine::deliver_from_outside(const Segment& seg, Duration lat) {
   } else {
     pool_.push_back(seg);
   }
-  queue_.push(now_ + lat, EventKind::Deliver, 0, static_cast<std::uint32_t>(dest->second), slot, 0);
+  queue_.push_after(now_, lat, EventKind::Deliver, 0, static_cast<std::uint32_t>(dest), slot, 0);
 }
 
 void Engine::deliver(const Event& e) {
   ++result_.segments_delivered;
-  Segment seg = pool_[e.a];
-  free_slots_.push_back(e.a);
+  const Segment& seg = pool_[e.a];
+  struct FreeSlot {  // the slot is reused only after this delivery is done with it
+    std::vector<std::uint32_t>& list;
+    std::uint32_t slot;
+    ~FreeSlot() { list.push_back(slot); }
+  } release{free_slots_, e.a};
   int hi = static_cast<int>(e.target);
   SimHost& h = hosts_[e.target];
   if (h.capture >= 0) result_.captures[static_cast<std::size_t>(h.capture)].segments.push_back({now_, seg});
@@ -686,9 +709,8 @@ void Engine::attempt_closed(int id) {
 
 SimResult Engine::run() {
   const SimTime end = scenario_->duration;
-  while (!queue_.empty()) {
-    if (queue_.top().time_ns > end.count()) break;
-    Event e = queue_.pop();
+  Event e;
+  while (queue_.pop_until(end.count(), e)) {
     now_ = SimTime{e.time_ns};
     ++result_.events;
     switch (e.kind) {
