@@ -11,18 +11,6 @@
 
 namespace synscope::capture {
 
-namespace {
-void put_be16(std::uint8_t* p, std::uint32_t v) {
-  p[0] = static_cast<std::uint8_t>(v >> 8);
-  p[1] = static_cast<std::uint8_t>(v);
-}
-void put_be32(std::uint8_t* p, std::uint32_t v) {
-  p[0] = static_cast<std::uint8_t>(v >> 24);
-  p[1] = static_cast<std::uint8_t>(v >> 16);
-  p[2] = static_cast<std::uint8_t>(v >> 8);
-  p[3] = static_cast<std::uint8_t>(v);
-}
-}  // namespace
 
 std::array<std::uint8_t, 6> mac_for(Ipv4Addr addr) {
   const std::uint32_t v = addr.value;

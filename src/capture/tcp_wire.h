@@ -10,6 +10,18 @@
 
 namespace synscope::capture {
 
+// Big-endian stores for building headers.
+inline void put_be16(std::uint8_t* p, std::uint32_t v) {
+  p[0] = static_cast<std::uint8_t>(v >> 8);
+  p[1] = static_cast<std::uint8_t>(v);
+}
+inline void put_be32(std::uint8_t* p, std::uint32_t v) {
+  p[0] = static_cast<std::uint8_t>(v >> 24);
+  p[1] = static_cast<std::uint8_t>(v >> 16);
+  p[2] = static_cast<std::uint8_t>(v >> 8);
+  p[3] = static_cast<std::uint8_t>(v);
+}
+
 // The TCP data offset is 4 bits of 32-bit words: at most 60 header bytes, 40 of them options.
 constexpr std::size_t kMaxTcpOptionBytes = 40;
 using TcpOptionBytes = std::array<std::uint8_t, kMaxTcpOptionBytes>;

@@ -232,7 +232,7 @@ std::optional<ConnId> HostStack::accept(ListenerId id) {
   while (!l.accept_queue.empty()) {
     ConnId c = l.accept_queue.front();
     l.accept_queue.pop_front();
-    if (c.index < conns_.size() && conns_[c.index].live && conns_[c.index].gen == c.gen) return c;
+    if (live_conn(c)) return c;
   }
   return std::nullopt;
 }
@@ -265,10 +265,7 @@ ConnId HostStack::connect(Endpoint remote, SimTime now, std::uint64_t tag, std::
   c.tag = tag;
   if (auto* old = ehash_.find(c.tuple); old && old->kind == SockKind::TimeWait) {
     // §7.6: the 4-tuple is reused from a TIME_WAIT bucket (outgoing side).
-    auto& tw = tws_[old->index];
-    tw.live = false;
-    --tw_live_;
-    free_tws_.push_back(old->index);
+    kill_timewait(old->index);
     counters_.add(Counter::TWRecycled);
   }
   ehash_.set(c.tuple, SockRef{SockKind::Conn, ci});
@@ -279,11 +276,11 @@ ConnId HostStack::connect(Endpoint remote, SimTime now, std::uint64_t tag, std::
 }
 
 void HostStack::set_tag(ConnId id, std::uint64_t tag) {
-  if (id.index < conns_.size() && conns_[id.index].live && conns_[id.index].gen == id.gen) conns_[id.index].tag = tag;
+  if (Conn* c = live_conn(id)) c->tag = tag;
 }
 
 void HostStack::send(ConnId id, std::string_view payload, SimTime now) {
-  if (id.index >= conns_.size() || !conns_[id.index].live || conns_[id.index].gen != id.gen) return;
+  if (!live_conn(id)) return;
   Conn& c = conns_[id.index];
   if (c.state != TcpState::Established && c.state != TcpState::CloseWait) return;
   auto len = static_cast<std::uint32_t>(payload.size());
@@ -292,7 +289,7 @@ void HostStack::send(ConnId id, std::string_view payload, SimTime now) {
 }
 
 void HostStack::close(ConnId id, SimTime now) {
-  if (id.index >= conns_.size() || !conns_[id.index].live || conns_[id.index].gen != id.gen) return;
+  if (!live_conn(id)) return;
   Conn& c = conns_[id.index];
   c.app_closed = true;
   switch (c.state) {
@@ -331,8 +328,8 @@ ListenerSnapshot HostStack::listener_snapshot(ListenerId id) const {
 }
 
 std::optional<TcpState> HostStack::state_of(ConnId id) const {
-  if (id.index >= conns_.size() || !conns_[id.index].live || conns_[id.index].gen != id.gen) return std::nullopt;
-  return conns_[id.index].state;
+  if (const Conn* c = conns_.live_at(id.index, id.gen)) return c->state;
+  return std::nullopt;
 }
 
 std::optional<FourTuple> HostStack::tuple_of(ConnId id) const {
@@ -343,33 +340,20 @@ std::optional<FourTuple> HostStack::tuple_of(ConnId id) const {
 // ---------------------------------------------------------------------------------------------
 // Allocation
 
-std::uint32_t HostStack::new_conn() {
-  std::uint32_t ci;
-  if (!free_conns_.empty()) {
-    ci = free_conns_.back();
-    free_conns_.pop_back();
-  } else {
-    ci = static_cast<std::uint32_t>(conns_.size());
-    conns_.emplace_back();
-  }
-  std::uint32_t gen = conns_[ci].gen + 1;
-  std::uint32_t tgen = conns_[ci].timer_gen + 1;
-  conns_[ci] = Conn{};
-  conns_[ci].gen = gen;
-  conns_[ci].timer_gen = tgen;
-  conns_[ci].live = true;
-  return ci;
-}
+std::uint32_t HostStack::new_conn() { return conns_.acquire(); }
 
 void HostStack::destroy_conn(std::uint32_t ci) {
   Conn& c = conns_[ci];
   if (!c.live) return;
   auto* ref = ehash_.find(c.tuple);
   if (ref && ref->kind == SockKind::Conn && ref->index == ci) ehash_.erase(c.tuple);
-  c.live = false;
   c.state = TcpState::Closed;
-  ++c.timer_gen;
-  free_conns_.push_back(ci);
+  conns_.release(ci);
+}
+
+void HostStack::kill_timewait(std::uint32_t ti) {
+  ehash_.erase(tws_[ti].tuple);
+  tws_.release(ti);
 }
 
 void HostStack::remove_request(std::uint32_t ri) {
@@ -379,9 +363,7 @@ void HostStack::remove_request(std::uint32_t ri) {
   --l.q;
   if (r.num_timeout == 0) --l.young;
   ehash_.erase(r.tuple);
-  r.live = false;
-  ++r.gen;
-  free_requests_.push_back(ri);
+  requests_.release(ri);
 }
 
 void HostStack::arm_conn_timer(std::uint32_t ci, TimerKind kind, SimTime at) {
@@ -556,19 +538,8 @@ void HostStack::conn_request(Listener& l, ListenerId lid, const Segment& seg, Si
   }
 
   // §3.1 step 10: queue a request, arm its 1 s timer, send the SYN-ACK.
-  std::uint32_t ri;
-  if (!free_requests_.empty()) {
-    ri = free_requests_.back();
-    free_requests_.pop_back();
-  } else {
-    ri = static_cast<std::uint32_t>(requests_.size());
-    requests_.emplace_back();
-  }
+  std::uint32_t ri = requests_.acquire();
   Request& r = requests_[ri];
-  std::uint32_t gen = r.gen + 1;
-  r = Request{};
-  r.gen = gen;
-  r.live = true;
   r.tuple = t;
   r.listener = lid;
   r.rcv_isn = seg.seq;
@@ -774,8 +745,9 @@ void HostStack::receive_syn_sent(std::uint32_t ci, const Segment& seg, SimTime n
       v.count(Counter::AttemptFails);
       report(now, t, &seg, v);
       auto tag = c.tag;
+      ConnId id{ci, c.gen};
       destroy_conn(ci);
-      env_.on_connect_failed(ConnId{ci, conns_[ci].gen}, tag, ConnectError::Refused);
+      env_.on_connect_failed(id, tag, ConnectError::Refused);
       return;
     }
     if (!(seg.flags & SYN)) return;
@@ -907,19 +879,8 @@ void HostStack::enter_timewait(std::uint32_t ci, SimTime now) {
   bool recycle_ok = profile_.has_tw_recycle && sysctls_.tcp_tw_recycle && c.ts_recent_stamp != 0;
   remember_peer_stamp(c, now);
   metrics_.note_rtt(c.tuple.local.addr, c.tuple.remote.addr);
-  std::uint32_t ti;
-  if (!free_tws_.empty()) {
-    ti = free_tws_.back();
-    free_tws_.pop_back();
-  } else {
-    ti = static_cast<std::uint32_t>(tws_.size());
-    tws_.emplace_back();
-  }
+  std::uint32_t ti = tws_.acquire();
   TimeWait& tw = tws_[ti];
-  std::uint32_t gen = tw.gen + 1;
-  tw = TimeWait{};
-  tw.gen = gen;
-  tw.live = true;
   tw.tuple = c.tuple;
   tw.snd_nxt = c.snd_nxt;
   tw.rcv_nxt = c.rcv_nxt;
@@ -928,7 +889,6 @@ void HostStack::enter_timewait(std::uint32_t ci, SimTime now) {
   tw.has_ts = c.ts_ok;
   tw.ts_off = c.ts_off;
   tw.lifetime = timewait_lifetime(recycle_ok, c.rto);
-  ++tw_live_;
   auto tag = c.tag;
   (void)tag;
   FourTuple t = c.tuple;
@@ -947,11 +907,7 @@ void HostStack::receive_timewait(std::uint32_t ti, const Segment& seg, SimTime n
   if (seg.flags & RST) {
     // RFC 1337 not applied (tcp_rfc1337=0): a RST ends TIME_WAIT.
     if (!paws_reject) {
-      ehash_.erase(tw.tuple);
-      tw.live = false;
-      ++tw.gen;
-      --tw_live_;
-      free_tws_.push_back(ti);
+      kill_timewait(ti);
     }
     return;
   }
@@ -960,11 +916,7 @@ void HostStack::receive_timewait(std::uint32_t ti, const Segment& seg, SimTime n
     // §7.5: new incarnation: the listener takes the SYN with isn = snd_nxt + 65535 + 2.
     std::uint32_t isn = tw.snd_nxt + 65535 + 2;
     if (isn == 0) isn = 1;
-    ehash_.erase(tw.tuple);
-    tw.live = false;
-    ++tw.gen;
-    --tw_live_;
-    free_tws_.push_back(ti);
+    kill_timewait(ti);
     auto lit = listener_by_port_.find(seg.dst.port);
     if (lit != listener_by_port_.end()) {
       receive_listener(listeners_[lit->second], lit->second, seg, now, isn);
@@ -996,8 +948,7 @@ void HostStack::receive_timewait(std::uint32_t ti, const Segment& seg, SimTime n
 void HostStack::on_timer(TimerRef ref, SimTime now) {
   switch (ref.kind) {
     case TimerKind::SynAck:
-      if (ref.index < requests_.size() && requests_[ref.index].live && requests_[ref.index].gen == ref.gen)
-        synack_timer(ref.index, now);
+      if (requests_.live_at(ref.index, ref.gen)) synack_timer(ref.index, now);
       return;
     case TimerKind::ClientSyn:
       if (ref.index < conns_.size() && conns_[ref.index].live && conns_[ref.index].timer_gen == ref.gen)
@@ -1008,7 +959,7 @@ void HostStack::on_timer(TimerRef ref, SimTime now) {
         retransmit_timer(ref.index, now);
       return;
     case TimerKind::TimeWait:
-      if (ref.index < tws_.size() && tws_[ref.index].live && tws_[ref.index].gen == ref.gen) timewait_timer(ref.index, now);
+      if (tws_.live_at(ref.index, ref.gen)) timewait_timer(ref.index, now);
       return;
   }
 }
@@ -1099,11 +1050,7 @@ void HostStack::timewait_timer(std::uint32_t ti, SimTime now) {
   TimeWait& tw = tws_[ti];
   // §4 notes: the kernel counts short (recycled, ≤ 4 s) expiries as TWKilled, 60 s ones as TW.
   counters_.add(tw.lifetime <= seconds(4) ? Counter::TWKilled : Counter::TW);
-  ehash_.erase(tw.tuple);
-  tw.live = false;
-  ++tw.gen;
-  --tw_live_;
-  free_tws_.push_back(ti);
+  kill_timewait(ti);
 }
 
 }  // namespace synscope::model

@@ -102,6 +102,54 @@ struct ListenerSnapshot {
   std::uint64_t drops = 0;  // sk_drops (skmem d)
 };
 
+// Socket storage: a vector of slots reused through a free list. Each slot carries a generation that
+// changes when the slot is released or reused, so a stale ConnId or timer can be recognised.
+template <typename T>
+class Slots {
+ public:
+  std::uint32_t acquire() {
+    std::uint32_t i;
+    if (!free_.empty()) {
+      i = free_.back();
+      free_.pop_back();
+    } else {
+      i = static_cast<std::uint32_t>(items_.size());
+      items_.emplace_back();
+    }
+    T fresh{};
+    fresh.gen = items_[i].gen + 1;
+    if constexpr (requires { fresh.timer_gen; }) fresh.timer_gen = items_[i].timer_gen + 1;
+    fresh.live = true;
+    items_[i] = fresh;
+    ++live_;
+    return i;
+  }
+  void release(std::uint32_t i) {
+    T& t = items_[i];
+    t.live = false;
+    ++t.gen;
+    if constexpr (requires { t.timer_gen; }) ++t.timer_gen;
+    free_.push_back(i);
+    --live_;
+  }
+  // The slot if it is live and still of generation `gen`.
+  T* live_at(std::uint32_t i, std::uint32_t gen) {
+    return i < items_.size() && items_[i].live && items_[i].gen == gen ? &items_[i] : nullptr;
+  }
+  const T* live_at(std::uint32_t i, std::uint32_t gen) const {
+    return const_cast<Slots*>(this)->live_at(i, gen);
+  }
+  T& operator[](std::uint32_t i) { return items_[i]; }
+  const T& operator[](std::uint32_t i) const { return items_[i]; }
+  std::size_t size() const { return items_.size(); }
+  std::size_t live() const { return live_; }
+
+ private:
+  std::vector<T> items_;
+  std::vector<std::uint32_t> free_;
+  std::size_t live_ = 0;
+};
+
 class HostStack {
  public:
   HostStack(const KernelProfile& profile, const Sysctls& sysctls, const HostConfig& config, StackEnv& env);
@@ -131,7 +179,7 @@ class HostStack {
   std::optional<TcpState> state_of(ConnId id) const;
   std::optional<FourTuple> tuple_of(ConnId id) const;
   std::size_t live_sockets() const { return ehash_.size(); }
-  std::size_t timewait_count() const { return tw_live_; }
+  std::size_t timewait_count() const { return tws_.live(); }
 
  private:
   enum class SockKind : std::uint8_t { Conn, Request, TimeWait };
@@ -221,6 +269,8 @@ class HostStack {
   void queue_child(Listener& l, ListenerId lid, std::uint32_t ci);
   void remove_request(std::uint32_t ri);
   void destroy_conn(std::uint32_t ci);
+  void kill_timewait(std::uint32_t ti);
+  Conn* live_conn(ConnId id) { return conns_.live_at(id.index, id.gen); }
   void enter_timewait(std::uint32_t ci, SimTime now);
   void remember_peer_stamp(const Conn& c, SimTime now);
   void arm_conn_timer(std::uint32_t ci, TimerKind kind, SimTime at);
@@ -256,13 +306,9 @@ class HostStack {
   std::unordered_map<std::uint16_t, ListenerId> listener_by_port_;
   std::vector<Listener> listeners_;
   TupleTable<SockRef> ehash_;  // §2 step 3: established + request + TIME_WAIT lookup
-  std::vector<Conn> conns_;
-  std::vector<std::uint32_t> free_conns_;
-  std::vector<Request> requests_;
-  std::vector<std::uint32_t> free_requests_;
-  std::vector<TimeWait> tws_;
-  std::vector<std::uint32_t> free_tws_;
-  std::size_t tw_live_ = 0;
+  Slots<Conn> conns_;
+  Slots<Request> requests_;
+  Slots<TimeWait> tws_;
 };
 
 }  // namespace synscope::model

@@ -539,30 +539,25 @@ void Engine::build_hosts() {
 
 void Engine::build_apps() {
   const Scenario& sc = *scenario_;
-  auto add = [&](std::unique_ptr<App> a) {
-    apps_.push_back(std::move(a));
-    return static_cast<std::uint32_t>(apps_.size() - 1);
+  // One application per spec; each learns its own index, which tags its sockets and events.
+  auto add_all = [&](const auto& specs, auto make) {
+    for (const auto& spec : specs) apps_.push_back(make(static_cast<std::uint32_t>(apps_.size()), spec));
   };
-  for (const auto& s : sc.servers) {
-    auto id = static_cast<std::uint32_t>(apps_.size());
-    add(std::make_unique<ServerApp>(*this, id, s, host_by_name(s.host)));
-  }
-  for (const auto& p : sc.proxies) {
-    auto id = static_cast<std::uint32_t>(apps_.size());
-    add(std::make_unique<ProxyApp>(*this, id, p, host_by_name(p.host)));
-  }
-  for (const auto& c : sc.connect_close) {
-    auto id = static_cast<std::uint32_t>(apps_.size());
-    add(std::make_unique<ConnectCloseApp>(*this, id, c, host_by_name(c.host)));
-  }
-  for (const auto& c : sc.clients) {
-    auto id = static_cast<std::uint32_t>(apps_.size());
-    add(std::make_unique<ClientApp>(*this, id, c, host_by_name(c.host)));
-  }
-  for (const auto& f : sc.floods) {
-    auto id = static_cast<std::uint32_t>(apps_.size());
-    add(std::make_unique<FloodApp>(*this, id, f));
-  }
+  add_all(sc.servers, [&](std::uint32_t id, const ServerAppSpec& s) -> std::unique_ptr<App> {
+    return std::make_unique<ServerApp>(*this, id, s, host_by_name(s.host));
+  });
+  add_all(sc.proxies, [&](std::uint32_t id, const ProxySpec& p) -> std::unique_ptr<App> {
+    return std::make_unique<ProxyApp>(*this, id, p, host_by_name(p.host));
+  });
+  add_all(sc.connect_close, [&](std::uint32_t id, const ConnectCloseSpec& c) -> std::unique_ptr<App> {
+    return std::make_unique<ConnectCloseApp>(*this, id, c, host_by_name(c.host));
+  });
+  add_all(sc.clients, [&](std::uint32_t id, const ClientAppSpec& c) -> std::unique_ptr<App> {
+    return std::make_unique<ClientApp>(*this, id, c, host_by_name(c.host));
+  });
+  add_all(sc.floods, [&](std::uint32_t id, const FloodSpec& f) -> std::unique_ptr<App> {
+    return std::make_unique<FloodApp>(*this, id, f);
+  });
   for (std::uint32_t i = 0; i < apps_.size(); ++i) schedule_app(i, SimTime{}, kStart);
 }
 
