@@ -141,19 +141,25 @@ void HostStack::send_synack(const Request& r, SimTime now, bool retransmit) {
   emit(s);
 }
 
-void HostStack::send_conn(Conn& c, std::uint8_t flags, SimTime now, std::string_view payload, std::uint32_t len) {
+Segment HostStack::established_segment(const FourTuple& t, std::uint32_t seq, std::uint32_t ack, std::uint8_t flags,
+                                       bool ts, std::uint32_t ts_off, std::uint32_t ts_recent, SimTime now) const {
   Segment s;
-  s.src = c.tuple.local;
-  s.dst = c.tuple.remote;
-  s.seq = c.snd_nxt;
-  s.ack = c.rcv_nxt;
+  s.src = t.local;
+  s.dst = t.remote;
+  s.seq = seq;
+  s.ack = ack;
   s.flags = flags;
   s.window = config_.window;
-  if (c.ts_ok) {
+  if (ts) {  // Linux aligns the TS option with two NOPs on established segments
     s.options.nop();
     s.options.nop();
-    s.options.timestamp(tsval(now, c.ts_off), c.ts_recent);
+    s.options.timestamp(tsval(now, ts_off), ts_recent);
   }
+  return s;
+}
+
+void HostStack::send_conn(Conn& c, std::uint8_t flags, SimTime now, std::string_view payload, std::uint32_t len) {
+  Segment s = established_segment(c.tuple, c.snd_nxt, c.rcv_nxt, flags, c.ts_ok, c.ts_off, c.ts_recent, now);
   s.payload = payload;
   s.payload_len = len;
   emit(s);
@@ -190,18 +196,7 @@ void HostStack::send_rst_for(const Segment& in) {
 }
 
 void HostStack::send_tw_ack(const TimeWait& tw, SimTime now) {
-  Segment s;
-  s.src = tw.tuple.local;
-  s.dst = tw.tuple.remote;
-  s.seq = tw.snd_nxt;
-  s.ack = tw.rcv_nxt;
-  s.flags = ACK;
-  s.window = config_.window;
-  if (tw.has_ts) {
-    s.options.nop();
-    s.options.nop();
-    s.options.timestamp(tsval(now, tw.ts_off), tw.ts_recent);
-  }
+  Segment s = established_segment(tw.tuple, tw.snd_nxt, tw.rcv_nxt, ACK, tw.has_ts, tw.ts_off, tw.ts_recent, now);
   emit(s);
 }
 

@@ -284,6 +284,8 @@ class HostStack {
   std::uint16_t pick_port(Endpoint remote);
 
   void emit(Segment& seg);
+  Segment established_segment(const FourTuple& t, std::uint32_t seq, std::uint32_t ack, std::uint8_t flags, bool ts,
+                              std::uint32_t ts_off, std::uint32_t ts_recent, SimTime now) const;
   void send_synack(const Request& r, SimTime now, bool retransmit);
   void send_conn(Conn& c, std::uint8_t flags, SimTime now, std::string_view payload = {}, std::uint32_t len = 0);
   void send_syn(Conn& c, SimTime now);
