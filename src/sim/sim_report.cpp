@@ -299,6 +299,7 @@ std::string render_explanation(const SimResult& r) {
     lines.insert(lines.begin(), "- No SYN was dropped.");
     explain_no_drop(r, lines);
   }
+  for (const auto& a : r.adjustments) lines.push_back("- Note: " + a + ".");
   for (const auto& n : r.scenario->notes) lines.push_back("- Note: " + n);
   std::string out;
   for (const auto& l : lines) out += l + "\n";
@@ -434,6 +435,7 @@ nlohmann::json render_json(const SimResult& r) {
   for (const auto& c : r.captures) j["captures"].push_back({{"name", c.name}, {"host", c.host}, {"packets", c.segments.size()}});
   j["stats"] = {{"segments_sent", r.segments_sent}, {"segments_delivered", r.segments_delivered},
                 {"segments_blackholed", r.segments_blackholed}, {"events", r.events}};
+  j["adjustments"] = r.adjustments;
   j["explanation"] = render_explanation(r);
   return j;
 }

@@ -475,6 +475,15 @@ void Engine::build_hosts() {
     h.profile = &model::find_profile(kernel);
     model::Sysctls sys = model::Sysctls::defaults_for(*h.profile);
     for (const auto& [name, value] : hs.sysctls) {
+      // A what-if run on another kernel (--kernel) drops the scenario's sysctls that kernel does not
+      // have, and says so; the scenario's own kernel must have every sysctl it sets.
+      if (options_.kernel) {
+        if (auto why = model::sysctl_unavailable_reason(*h.profile, name)) {
+          result_.adjustments.push_back(
+              fmt::format("host {}: the scenario's {}={} is ignored: {}", hs.name, name, value, *why));
+          continue;
+        }
+      }
       try {
         sys.set(*h.profile, name, value);
       } catch (const UsageError& e) {

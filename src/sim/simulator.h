@@ -91,6 +91,8 @@ struct SimResult {
   std::uint64_t segments_blackholed = 0;  // addressed to nobody (e.g. SYN-ACKs to spoofed sources)
   std::uint64_t events = 0;
   std::size_t peak_live_sockets = 0;
+  // Things the run changed about the scenario, e.g. a sysctl the --kernel override lacks.
+  std::vector<std::string> adjustments;
 
   int host_index(const std::string& name) const;
   WallTime wall(SimTime t) const { return scenario->start + t; }

@@ -100,6 +100,22 @@ TEST(ModernKernel, NoDropAndTwRecycleIsRefused_S7_7) {
   }
 }
 
+// "Would a newer kernel have saved these?": --kernel drops the sysctls that kernel lacks, says so,
+// and the same events then drop nothing (§7.7).
+TEST(WhatIf, KernelOverrideDropsMissingSysctlsAndSaysSo_S7_7) {
+  SimOptions opt;
+  opt.kernel = "6.13";
+  auto r = run_builtin("seed-nat-recycle-server-close", opt);
+  ASSERT_EQ(r.adjustments.size(), 1u);
+  EXPECT_NE(r.adjustments[0].find("tcp_tw_recycle=1 is ignored: removed in 4.12"), std::string::npos) << r.adjustments[0];
+  EXPECT_EQ(host(r, "server").counters[Counter::ListenDrops], 0u);
+  EXPECT_EQ(r.attempts.back().syns_sent, 1);
+  EXPECT_NE(render_explanation(r).find("is ignored: removed in 4.12"), std::string::npos);
+  // An explicit --sysctl the kernel lacks is still an error.
+  opt.sysctls = {"server:tcp_tw_recycle=1"};
+  EXPECT_THROW(run_builtin("seed-nat-recycle-server-close", opt), UsageError);
+}
+
 // The seed's nginx note: behind an L7 proxy every upstream SYN carries the proxy's own clock.
 TEST(NginxProxy, ServerClosesFirstButNothingIsDropped_S7_3) {
   auto r = run_builtin("seed-nginx-proxy");
