@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Configures and builds synscope (Release with assertions kept) into ./build.
+# Configures and builds synscope (RelWithDebInfo, assertions kept) into ./build.
+# Arguments name CMake targets to build (default: everything, including tests and benchmarks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build --parallel "$(nproc)"
+targets=()
+for t in "$@"; do targets+=(--target "$t"); done
+cmake --build build --parallel "$(nproc)" "${targets[@]}"

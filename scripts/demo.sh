@@ -3,5 +3,5 @@
 # server-side close experiment), printing its explanation. Extra arguments go to `synscope sim`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/build.sh >&2
+bash scripts/build.sh synscope >&2
 exec ./build/synscope sim "$@"
