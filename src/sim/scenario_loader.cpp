@@ -25,6 +25,11 @@
 namespace synscope::sim {
 namespace {
 
+// Limits that keep every scenario finite and every interval representable (see opt_rate).
+constexpr double kMinRate = 1e-6;        // one per ~11.6 days
+constexpr double kMaxRate = 1e7;         // 100 ns apart
+constexpr int kMaxEvents = 100'000'000;  // connections per client spec, SYNs per flood
+
 // ---------------------------------------------------------------------------------------------
 // Small text helpers
 
@@ -346,6 +351,14 @@ class Section {
     if (const auto* n = get(key)) return ctx_.as_positive(*n, key_path(key));
     return std::nullopt;
   }
+  // An event rate per second. Bounded so that 1/rate is a representable interval and a scenario
+  // cannot ask for more events than a simulation can finish.
+  std::optional<double> opt_rate(std::string_view key) const {
+    auto r = opt_positive(key);
+    if (r && (*r < kMinRate || *r > kMaxRate))
+      fail_at(key, fmt::format("{} per second is outside {} … {}", *r, kMinRate, kMaxRate));
+    return r;
+  }
   std::optional<bool> opt_bool(std::string_view key) const {
     if (const auto* n = get(key)) return ctx_.as_bool(*n, key_path(key));
     return std::nullopt;
@@ -624,7 +637,7 @@ class Loader {
         s.fail_at("accept", fmt::format("{} is not one of \"immediate\", \"stalled\", \"rate\"{}", quote(*mode),
                                         did_you_mean(*mode, kModes)));
     }
-    if (auto r = s.opt_positive("accept_rate")) {
+    if (auto r = s.opt_rate("accept_rate")) {
       if (a.accept != AcceptMode::Rate) s.fail_at("accept_rate", "only allowed with accept = \"rate\"");
       a.accept_rate = *r;
     } else if (a.accept == AcceptMode::Rate) {
@@ -653,8 +666,8 @@ class Loader {
                 fmt::format("duplicate client name {} (set a distinct name = \"...\")", quote(c.name)));
     c.connect_to = s.req_endpoint("connect");
     const toml::node* at = s.get("at");
-    const auto rate = s.opt_positive("rate");
-    const auto count = s.opt_int("count", 1, std::numeric_limits<int>::max());
+    const auto rate = s.opt_rate("rate");
+    const auto count = s.opt_int("count", 1, kMaxEvents);
     const auto start = s.opt_duration("start");
     if (at) {
       const std::string p = s.key_path("at");
@@ -759,9 +772,12 @@ class Loader {
       f.source_prefix = prefix;
     }
     f.target = s.req_endpoint("target");
-    if (auto r = s.opt_positive("rate")) f.rate = *r;
+    if (auto r = s.opt_rate("rate")) f.rate = *r;
     f.start = s.opt_duration("start").value_or(Duration{});
     f.duration = s.req_duration("duration");
+    if (f.rate * to_seconds(f.duration) > kMaxEvents)
+      s.fail_at("duration", fmt::format("{} SYNs/s for {} s is more than {} SYNs", f.rate, to_seconds(f.duration),
+                                        kMaxEvents));
     if (auto ts = s.opt_bool("timestamps")) f.timestamps = *ts;
     sc_.floods.push_back(f);
   }

@@ -452,6 +452,19 @@ TEST(ScenarioLoaderErrors, FloodSource) {
             "\"198.51.100.0/24\"");
 }
 
+// Hostile sizes: every rate has a representable interval and no scenario asks for an endless run.
+TEST(ScenarioLoaderErrors, RatesAndCountsAreBounded) {
+  EXPECT_EQ(error_with("[[client]]\nhost = \"client1\"\nconnect = \"10.0.0.2:80\"\nrate = 1e-300\ncount = 5\n"),
+            "scenarios/x.toml:14: client[0].rate: 1e-300 per second is outside 1e-06 … 10000000");
+  EXPECT_EQ(error_with("[[client]]\nhost = \"client1\"\nconnect = \"10.0.0.2:80\"\nrate = 1.0\ncount = 2000000000\n"),
+            "scenarios/x.toml:15: client[0].count: 2000000000 is out of range (1..100000000)");
+  EXPECT_EQ(error_with("[[flood]]\nsource = \"198.51.100.0/24\"\ntarget = \"10.0.0.2:80\"\nrate = 1e6\n"
+                       "duration = \"1000s\"\n"),
+            "scenarios/x.toml:15: flood[0].duration: 1000000 SYNs/s for 1000 s is more than 100000000 SYNs");
+  EXPECT_EQ(error_with("[[server]]\nhost = \"server\"\nport = 80\naccept = \"rate\"\naccept_rate = 1e9\n"),
+            "scenarios/x.toml:15: server[0].accept_rate: 1000000000 per second is outside 1e-06 … 10000000");
+}
+
 TEST(ScenarioLoaderErrors, BadDurations) {
   EXPECT_EQ(error_with("[[server]]\nhost = \"server\"\nport = 80\nclose_after = \"5 parsecs\"\n"),
             "scenarios/x.toml:14: server[0].close_after: \"5 parsecs\" is not a duration (use e.g. \"300us\", "
