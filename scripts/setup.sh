@@ -4,9 +4,9 @@
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
-  libpcap-dev libcli11-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev
+  libpcap-dev zlib1g-dev libzstd-dev libcli11-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  tcpdump tshark
+  tcpdump tshark zstd
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -113,6 +113,12 @@ struct LiveLimits {
   bool promiscuous = false;
 };
 
+// Decodes one captured frame of link type `link_type` (a DLT_* value) the way CaptureReader::next
+// does, counting it in `stats` (frames included; link_types not). Reads nothing beyond `caplen`.
+// Returns true when `out` holds a record; its frame number is stats.frames, its time zero.
+bool decode_frame(int link_type, const std::uint8_t* data, std::uint32_t caplen, std::uint32_t wire_len,
+                  CaptureItem& out, CaptureStats& stats);
+
 class CaptureReader {
  public:
   // Opens a pcap/pcapng file, plain, gzip or zstd (told apart by their magic bytes, not by the
