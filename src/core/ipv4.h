@@ -1,6 +1,5 @@
 #pragma once
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,10 +45,5 @@ inline std::uint64_t mix64(std::uint64_t x) {
 
 inline std::uint64_t endpoint_key(Endpoint e) { return (std::uint64_t{e.addr.value} << 16) | e.port; }
 
-struct FourTupleHash {
-  std::size_t operator()(const FourTuple& t) const {
-    return static_cast<std::size_t>(mix64(endpoint_key(t.local) * 0x9e3779b97f4a7c15ULL ^ endpoint_key(t.remote)));
-  }
-};
 
 }  // namespace synscope

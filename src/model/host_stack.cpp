@@ -45,11 +45,11 @@ void put_syn_options(TcpOptions& o, std::uint16_t mss, bool ts, std::uint32_t ts
   }
 }
 
+// §10: the largest table entry not above the peer's MSS (index 0 below 536).
 int mss_index(std::uint16_t peer_mss) {
-  int idx = 0;
-  for (int i = 3; i >= 0; --i)
+  for (int i = 3; i > 0; --i)
     if (kCookieMss[i] <= peer_mss) return i;
-  return idx;
+  return 0;
 }
 
 }  // namespace
@@ -884,8 +884,6 @@ void HostStack::enter_timewait(std::uint32_t ci, SimTime now) {
   tw.has_ts = c.ts_ok;
   tw.ts_off = c.ts_off;
   tw.lifetime = timewait_lifetime(recycle_ok, c.rto);
-  auto tag = c.tag;
-  (void)tag;
   FourTuple t = c.tuple;
   destroy_conn(ci);
   ehash_.set(t, SockRef{SockKind::TimeWait, ti});
@@ -954,7 +952,7 @@ void HostStack::on_timer(TimerRef ref, SimTime now) {
         retransmit_timer(ref.index, now);
       return;
     case TimerKind::TimeWait:
-      if (tws_.live_at(ref.index, ref.gen)) timewait_timer(ref.index, now);
+      if (tws_.live_at(ref.index, ref.gen)) timewait_timer(ref.index);
       return;
   }
 }
@@ -1040,8 +1038,7 @@ void HostStack::retransmit_timer(std::uint32_t ci, SimTime now) {
   arm_conn_timer(ci, TimerKind::Retransmit, now + c.rto);
 }
 
-void HostStack::timewait_timer(std::uint32_t ti, SimTime now) {
-  (void)now;
+void HostStack::timewait_timer(std::uint32_t ti) {
   TimeWait& tw = tws_[ti];
   // §4 notes: the kernel counts short (recycled, ≤ 4 s) expiries as TWKilled, 60 s ones as TW.
   counters_.add(tw.lifetime <= seconds(4) ? Counter::TWKilled : Counter::TW);

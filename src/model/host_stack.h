@@ -259,7 +259,7 @@ class HostStack {
   void synack_timer(std::uint32_t ri, SimTime now);
   void client_syn_timer(std::uint32_t ci, SimTime now);
   void retransmit_timer(std::uint32_t ci, SimTime now);
-  void timewait_timer(std::uint32_t ti, SimTime now);
+  void timewait_timer(std::uint32_t ti);
   SimTime quantise_synack(const Listener& l, SimTime due) const;
 
   // Helpers.

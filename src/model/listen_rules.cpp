@@ -71,8 +71,8 @@ SynDecision decide_syn(const KernelProfile& p, const Sysctls& s, const SynContex
   v.evidence.q = c.q;
   v.evidence.b = c.backlog;
   v.evidence.a = c.a;
-  v.evidence.cap = syn_queue_cap(p, c.backlog, s.tcp_max_syn_backlog);
-  if (p.syn_queue_full == SynQueueFullTest::PowerOfTwoTable) v.evidence.cap = c.table_size;
+  // The cap Q is compared with: the listener's table size N (§6.2, fixed at the first listen()) or B.
+  v.evidence.cap = p.syn_queue_full == SynQueueFullTest::PowerOfTwoTable ? c.table_size : c.backlog;
   v.evidence.syn_has_ts = c.syn_has_ts;
   v.evidence.syn_tsval = c.syn_tsval;
   v.evidence.now_sec = c.now_sec;

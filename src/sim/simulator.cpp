@@ -4,7 +4,6 @@
 #include <bit>
 #include <deque>
 #include <fmt/format.h>
-#include <map>
 #include <unordered_map>
 
 #include "core/error.h"
@@ -115,7 +114,8 @@ class Engine {
   int host_by_name(const std::string& name) const;
   const Scenario& scenario() const { return *scenario_; }
   Rng& rng() { return rng_; }
-  void deliver_from_outside(const Segment& seg, Duration latency);
+  // A segment from outside the scenario's hosts (spoofed flood sources), over the default latency.
+  void deliver_from_outside(const Segment& seg);
 
   void record_decision(int host, const model::Decision& d);
   void record_log(int host, SimTime at, const std::string& text) {
@@ -133,6 +133,8 @@ class Engine {
 
  private:
   void deliver(const Event& e);
+  // Queues `seg` for the host owning its destination address (from = sending host, -1 outside).
+  void route(const Segment& seg, int from);
   void build_hosts();
   void build_apps();
   Duration latency(int from, int to) const;
@@ -304,7 +306,7 @@ class ConnectCloseApp final : public App {
  public:
   ConnectCloseApp(Engine& e, std::uint32_t self, const ConnectCloseSpec& spec, int host)
       : e_(e), self_(self), spec_(spec), host_(host) {}
-  void on_event(std::uint8_t action, std::uint32_t a, std::uint32_t b) override {
+  void on_event(std::uint8_t action, std::uint32_t, std::uint32_t) override {
     if (action == kStart) {
       e_.schedule_app(self_, spec_.at, kConnect);
     } else if (action == kConnect) {
@@ -312,8 +314,6 @@ class ConnectCloseApp final : public App {
       attempt_ = e_.new_attempt(e_.scenario().hosts[static_cast<std::size_t>(host_)].name, host_, conn_, spec_.target);
       e_.schedule_app(self_, e_.now() + spec_.close_after, kClose);
     } else if (action == kClose) {
-      (void)a;
-      (void)b;
       e_.attempt_closed(attempt_);
       e_.stack(host_).close(conn_, e_.now());
     }
@@ -401,7 +401,7 @@ class FloodApp final : public App {
     } else {
       s.options.mss(1460);
     }
-    e_.deliver_from_outside(s, e_.scenario().default_latency);
+    e_.deliver_from_outside(s);
     SimTime next = e_.now() + Duration{static_cast<std::int64_t>(1e9 / spec_.rate)};
     if (next < spec_.start + spec_.duration) e_.schedule_app(self_, next, kInject);
   }
@@ -585,6 +585,15 @@ void Engine::transmit_from(int host, const Segment& seg) {
       if (at.host == host) ++at.syns_sent;
     }
   }
+  route(seg, host);
+}
+
+void Engine::deliver_from_outside(const Segment& seg) {
+  ++result_.segments_sent;
+  route(seg, -1);
+}
+
+void Engine::route(const Segment& seg, int from) {
   int dest = host_of(seg.dst.addr);
   if (dest < 0) {
     ++result_.segments_blackholed;
@@ -599,24 +608,7 @@ void Engine::transmit_from(int host, const Segment& seg) {
     slot = static_cast<std::uint32_t>(pool_.size());
     pool_.push_back(seg);
   }
-  queue_.push_after(now_, latency(host, dest), EventKind::Deliver, 0, static_cast<std::uint32_t>(dest), slot, 0);
-}
-
-void Engine::deliver_from_outside(const Segment& seg, Duration lat) {
-  ++result_.segments_sent;
-  int dest = host_of(seg.dst.addr);
-  if (dest < 0) {
-    ++result_.segments_blackholed;
-    return;
-  }
-  std::uint32_t slot = static_cast<std::uint32_t>(pool_.size());
-  if (!free_slots_.empty()) {
-    slot = free_slots_.back();
-    free_slots_.pop_back();
-    pool_[slot] = seg;
-  } else {
-    pool_.push_back(seg);
-  }
+  Duration lat = from < 0 ? scenario_->default_latency : latency(from, dest);
   queue_.push_after(now_, lat, EventKind::Deliver, 0, static_cast<std::uint32_t>(dest), slot, 0);
 }
 

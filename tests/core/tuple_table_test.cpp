@@ -35,7 +35,9 @@ TEST(TupleTable, BehavesLikeAMapUnderRandomInsertEraseAndLookup) {
         auto* v = table.find(t);
         auto it = reference.find(key(t));
         ASSERT_EQ(v != nullptr, it != reference.end()) << step;
-        if (v) EXPECT_EQ(*v, it->second);
+        if (v) {
+          EXPECT_EQ(*v, it->second);
+        }
       }
     }
     ASSERT_EQ(table.size(), reference.size());
