@@ -7,6 +7,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "cli/commands.h"
 #include "core/error.h"
 #include "model/explain_chain.h"
 #include "model/kernel_profile.h"
@@ -146,6 +147,8 @@ int main(int argc, char** argv) {
 
   auto* profiles_cmd = app.add_subcommand("profiles", "list the kernel profiles and how they differ");
 
+  const cli::Command commands[] = {cli::add_analyze_command(app), cli::add_replay_command(app)};
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -161,6 +164,8 @@ int main(int argc, char** argv) {
   try {
     if (sim_cmd->parsed()) return run_sim(sim_args);
     if (explain_cmd->parsed()) return run_explain(kernel, sysctls, backlog);
+    for (const auto& c : commands)
+      if (c.app->parsed()) return c.run();
     if (profiles_cmd->parsed()) {
       std::cout << model::profiles_table();
       return 0;

@@ -270,6 +270,18 @@ ConnId HostStack::connect(Endpoint remote, SimTime now, std::uint64_t tag, std::
   return ConnId{ci, c.gen};
 }
 
+ConnId HostStack::adopt_established(const FourTuple& t, std::uint32_t local_next_seq, std::uint32_t peer_next_seq,
+                                   std::optional<std::uint32_t> peer_tsval, SimTime now, std::uint64_t tag) {
+  if (ehash_.find(t)) return ConnId{};
+  bool ts_ok = peer_tsval.has_value() && timestamps_on();
+  std::uint32_t off = ts_ok ? clock_.offset(t.local, t.remote, sysctls_.tcp_timestamps) : 0;
+  std::uint32_t ci = child_from(t, local_next_seq - 1, peer_next_seq - 1, ts_ok, peer_tsval.value_or(0), off, false, now);
+  Conn& c = conns_[ci];
+  c.rto = kRtoMin;  // RTT unknown: assume a LAN (TCP_RTO_MIN)
+  c.tag = tag;
+  return ConnId{ci, c.gen};
+}
+
 void HostStack::set_tag(ConnId id, std::uint64_t tag) {
   if (Conn* c = live_conn(id)) c->tag = tag;
 }

@@ -163,6 +163,12 @@ class HostStack {
   std::optional<ConnId> accept(ListenerId id);
   ConnId connect(Endpoint remote, SimTime now, std::uint64_t tag, std::optional<std::uint16_t> sport = {},
                  std::optional<int> syn_retries = {});
+  // A connection that was already ESTABLISHED before observation began (a capture replay that starts
+  // mid-stream): the socket is created as if its handshake had happened earlier, with `local_next_seq`
+  // and `peer_next_seq` as the next sequence numbers of each side and `peer_tsval` the peer's last
+  // TSval (nullopt: no timestamps). Invalid ConnId when the 4-tuple is taken.
+  ConnId adopt_established(const FourTuple& t, std::uint32_t local_next_seq, std::uint32_t peer_next_seq,
+                           std::optional<std::uint32_t> peer_tsval, SimTime now, std::uint64_t tag);
   void set_tag(ConnId id, std::uint64_t tag);
   void send(ConnId id, std::string_view payload, SimTime now);
   void close(ConnId id, SimTime now);

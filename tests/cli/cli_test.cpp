@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "sim/builtin_scenarios.h"
+#include "support/golden.h"
 #include "support/process.h"
 
 namespace synscope {
@@ -23,25 +24,7 @@ CommandResult synscope(const std::string& args, const TempDir& dir) {
   return run_command(testing::synscope_binary() + " " + args, dir);
 }
 
-void expect_golden(const std::string& golden_rel, const std::string& actual) {
-  std::string path = testing::source_path("tests/golden/" + golden_rel);
-  if (std::getenv("SYNSCOPE_UPDATE_GOLDEN")) {
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-    std::ofstream(path, std::ios::binary) << actual;
-    return;
-  }
-  ASSERT_TRUE(std::filesystem::exists(path)) << path << " missing: run with SYNSCOPE_UPDATE_GOLDEN=1";
-  std::string expected = read_file(path);
-  if (expected == actual) return;
-  auto e = split_lines(expected), a = split_lines(actual);
-  for (std::size_t i = 0; i < std::max(e.size(), a.size()); ++i) {
-    std::string el = i < e.size() ? e[i] : "<end>", al = i < a.size() ? a[i] : "<end>";
-    if (el != al) {
-      ADD_FAILURE() << golden_rel << " differs at line " << i + 1 << "\n expected: " << el << "\n actual:   " << al;
-      return;
-    }
-  }
-}
+using testing::expect_golden;
 
 // Text output, verdict table and counters of each built-in scenario (golden).
 TEST(CliGolden, EveryBuiltinScenarioPrintsItsGoldenText) {

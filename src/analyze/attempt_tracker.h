@@ -1,0 +1,93 @@
+#pragma once
+// Turns a stream of captured segments into connection attempts (analyze/attempt.h), in one pass,
+// with memory bounded by what is still open: every flow is forgotten a fixed capture-time after its
+// last packet (longer for half-open handshakes, shorter for closed connections), and finished
+// attempts go straight to the sink.
+//
+// Besides attempts it keeps just what the diagnosis needs:
+//   * per server port: half-open requests (SYN-ACK'd, not yet ACKed), the last ignored final ACK and
+//     the last SYN cookie (§5.2, §6, §10);
+//   * per address pair: the newest active close and the last TSval received from the peer before it
+//     (§7.1–§7.3, for per-host PAWS), kept for TCP_PAWS_MSL plus slack;
+//   * per client address: the TS clocks behind it (§8), to tell several hosts behind one NAT apart.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "analyze/attempt.h"
+#include "capture/capture_reader.h"
+
+namespace synscope::analyze {
+
+struct TrackerOptions {
+  Duration unanswered_wait = seconds(70);   // after the last SYN (Linux's longest SYN gap is 64 s, §9)
+  Duration synack_wait = seconds(40);       // after the last SYN-ACK of an un-ACKed handshake (§5.3)
+  Duration ack_wait = seconds(5);           // after the client's ACK, for a SYN-ACK retransmission (§5.2)
+  Duration idle_timeout = seconds(120);     // established connection without packets
+  Duration closed_linger = seconds(5);      // after FIN from both sides or a RST
+  Duration memory_window = seconds(70);     // per-host PAWS window (TCP_PAWS_MSL 60 s, §7.3) + slack
+  Duration dedupe_window = seconds(300);    // a SYN repeating a finished attempt is a duplicate frame
+  Duration near = seconds(10);              // "around the same time" for port-level signs
+};
+
+// One TS clock behind an address: SYNs whose TSvals advance with capture time at one rate.
+struct TsClock {
+  WallTime first_at{}, last_at{};
+  std::uint32_t first_tsval = 0, last_tsval = 0;
+  double rate_hz = 0;          // ticks per second, 0 while unknown
+  std::uint32_t attempts = 0;  // attempts whose SYNs fell on this clock
+};
+
+// An address behind which SYNs ran on more than one TS clock.
+struct ClockFinding {
+  IpAddress addr;
+  std::uint32_t attempts = 0;          // attempts from the address
+  std::vector<TsClock> clocks;         // in order of first appearance (at most kMaxClocks kept)
+  std::uint32_t clock_count = 0;       // total distinct clocks (may exceed clocks.size())
+  static constexpr std::size_t kMaxClocks = 16;
+};
+
+struct TrackerStats {
+  std::uint64_t tcp = 0, icmp = 0;
+  std::uint64_t syns = 0;                  // SYN transmissions (duplicates included)
+  std::uint64_t duplicate_syns = 0;        // copies of a SYN (same TSval / same instant / repeated capture)
+  std::uint64_t attempts = 0;
+  std::uint64_t synacks = 0;
+  std::uint64_t synack_without_syn = 0;    // handshakes whose SYN is not in the capture (capture started mid-handshake)
+  std::uint64_t midstream_flows = 0;       // connections seen without any handshake packet
+  std::uint64_t time_backwards = 0;        // frames more than 1 s older than the newest one before them
+  std::uint64_t first_backwards_frame = 0;
+  std::uint64_t tunnelled = 0;             // TCP records found inside tunnels
+  std::uint64_t open_flows_peak = 0;
+  WallTime first{}, last{};
+  bool any = false;
+};
+
+class AttemptTracker {
+ public:
+  using Sink = std::function<void(Attempt&)>;
+  AttemptTracker(TrackerOptions options, Sink sink);
+  ~AttemptTracker();
+  AttemptTracker(const AttemptTracker&) = delete;
+  AttemptTracker& operator=(const AttemptTracker&) = delete;
+
+  void add(const capture::CaptureItem& item);
+  // Optional hint: `item` will be add()ed soon. Starts loading the memory its look-ups will touch,
+  // so that a caller running a few packets ahead hides the cache misses of the flow table.
+  void prefetch(const capture::CaptureItem& item) const;
+  // End of input: every open attempt is finished and sent to the sink.
+  void finish();
+
+  const TrackerStats& stats() const;
+  std::size_t open_flows() const;
+  // Addresses with two or more TS clocks, busiest first.
+  std::vector<ClockFinding> clock_findings() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace synscope::analyze

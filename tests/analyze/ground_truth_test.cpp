@@ -1,0 +1,89 @@
+// The simulator knows why every SYN it dropped was dropped; the analyzer only sees the captures.
+// On a scenario with every cause (tests/analyze/data/mixed-causes.toml) the analyzer must name the
+// simulator's reason for at least 99 % of the failed or late attempts.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "analyze/analysis.h"
+#include "sim/scenario_loader.h"
+#include "sim/sim_report.h"
+#include "sim/simulator.h"
+#include "support/process.h"
+
+namespace synscope::analyze {
+namespace {
+
+using synscope::testing::source_path;
+using synscope::testing::TempDir;
+
+std::optional<CauseKind> true_cause(const sim::Attempt& a) {
+  if (a.drop_rule) {
+    switch (*a.drop_rule) {
+      case model::Rule::PerHostPaws: return CauseKind::PerHostPaws;
+      case model::Rule::AcceptQueueFull:
+      case model::Rule::FinalAckQueueFull: return CauseKind::AcceptQueueFull;
+      case model::Rule::SynQueueFullDrop:
+      case model::Rule::UnprovenPeer: return CauseKind::SynQueueFull;
+      case model::Rule::FinalAckAbortOnOverflow: return CauseKind::AbortOnOverflow;
+      default: return std::nullopt;
+    }
+  }
+  if (a.outcome == sim::AttemptOutcome::Refused) return CauseKind::NoListener;
+  if (a.outcome == sim::AttemptOutcome::Reset) return CauseKind::AbortOnOverflow;
+  return std::nullopt;
+}
+
+TEST(AnalyzeGroundTruth, RecoversTheSimulatorsCauseForNearlyEveryFailedAttempt) {
+  const sim::Scenario sc = sim::load_scenario_file(source_path("tests/analyze/data/mixed-causes.toml"));
+  const sim::SimResult sim = sim::simulate(sc);
+  TempDir dir;
+  sim::write_outputs(sim, dir.file("out"));
+
+  // Analyzer attempts by (client endpoint as the server saw it, first SYN time in µs).
+  std::map<std::pair<std::string, std::int64_t>, Attempt> found;
+  for (const auto& cp : sim.captures) {
+    AnalysisOptions opt;
+    opt.keep_all = true;
+    const AnalysisResult r = analyze_file(dir.file("out/" + cp.name + ".pcap"), opt);
+    EXPECT_TRUE(r.stop_reason.empty()) << cp.name;
+    for (const Attempt& a : r.kept) found[{endpoint_text(a.client, r.namer), a.first_syn().unix_ns / 1000}] = a;
+  }
+
+  std::map<CauseKind, int> truth_count, right_count;
+  int truth = 0, right = 0;
+  std::vector<std::string> misses;
+  for (const sim::Attempt& a : sim.attempts) {
+    const auto want = true_cause(a);
+    if (!want) continue;
+    const Endpoint seen = a.seen_as.value_or(a.local);
+    const std::int64_t us = sim.wall(a.start).unix_ns / 1000;
+    const Attempt* got = nullptr;
+    for (std::int64_t d = -2000; d <= 2000 && !got; ++d) {
+      auto it = found.find({seen.str(), us + d});
+      if (it != found.end()) got = &it->second;
+    }
+    ++truth;
+    ++truth_count[*want];
+    if (got && !got->causes.empty() && got->causes.front().kind == *want) {
+      ++right;
+      ++right_count[*want];
+    } else {
+      misses.push_back(a.client + " " + seen.str() + " want " + std::string(to_string(*want)) + " got " +
+                       (got ? (got->causes.empty() ? "no cause (" + std::string(to_string(got->outcome)) + ")"
+                                                   : std::string(to_string(got->causes.front().kind)))
+                            : "no attempt"));
+    }
+  }
+  // Every cause of the scenario is represented.
+  for (CauseKind k : {CauseKind::PerHostPaws, CauseKind::AcceptQueueFull, CauseKind::SynQueueFull, CauseKind::NoListener,
+                      CauseKind::AbortOnOverflow})
+    EXPECT_GT(truth_count[k], 0) << "the scenario lost its " << to_string(k) << " case";
+  std::string report;
+  for (const auto& m : misses) report += m + "\n";
+  EXPECT_GE(right * 100, truth * 99) << right << " of " << truth << " right; misses:\n" << report;
+  for (const auto& [k, n] : truth_count) RecordProperty(std::string(to_string(k)), std::to_string(right_count[k]) + "/" + std::to_string(n));
+}
+
+}  // namespace
+}  // namespace synscope::analyze
