@@ -57,21 +57,25 @@ AnalysisResult analyze_source(PacketSource& source, const AnalysisOptions& optio
   AttemptTracker tracker(options.tracker, sink);
   // Read a few packets ahead of the tracker and let it prefetch their flows: the flow table is
   // larger than the caches, and one miss per packet would otherwise dominate the run time.
-  constexpr std::size_t kAhead = 8;
+  constexpr std::size_t kAhead = 16, kFlowStage = 8;
   std::array<capture::CaptureItem, kAhead> ring;
+  std::array<std::uint64_t, kAhead> keys{};
   std::size_t read = 0, done = 0;
   std::uint64_t n = 0;
   bool more = true;
   for (;;) {
     if (more && read - done < kAhead) {
       if ((more = source.next(ring[read % kAhead]))) {
-        tracker.prefetch(ring[read % kAhead]);
+        keys[read % kAhead] = AttemptTracker::flow_key(ring[read % kAhead]);
+        tracker.prefetch(keys[read % kAhead], false);
+        if (read - done >= kFlowStage) tracker.prefetch(keys[(read - kFlowStage) % kAhead], true);
         ++read;
         continue;
       }
     }
     if (done == read) break;
-    tracker.add(ring[done++ % kAhead]);
+    tracker.add(ring[done % kAhead], keys[done % kAhead]);
+    ++done;
     if (options.on_progress && (++n & 0xffff) == 0) options.on_progress(source.frames());
   }
   tracker.finish();

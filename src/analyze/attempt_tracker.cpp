@@ -34,7 +34,20 @@ std::uint64_t addr_hash(const IpAddress& a) {
   std::memcpy(&lo, a.bytes.data() + 8, 8);
   return mix(hi * 0x9e3779b97f4a7c15ULL ^ lo);
 }
-std::uint64_t endpoint_hash(const PacketEndpoint& e) { return mix(addr_hash(e.addr) ^ (std::uint64_t{e.port} << 17)); }
+std::uint64_t endpoint_hash(const PacketEndpoint& e) {
+  std::uint64_t hi, lo;
+  std::memcpy(&hi, e.addr.bytes.data(), 8);
+  std::memcpy(&lo, e.addr.bytes.data() + 8, 8);
+  return mix(hi * 0x9e3779b97f4a7c15ULL ^ lo * 0xbf58476d1ce4e5b9ULL ^ e.port);
+}
+
+// Endpoint equality without the byte-wise compare of the defaulted operator (hot in flow look-up).
+bool same(const PacketEndpoint& x, const PacketEndpoint& y) {
+  std::uint64_t a[2], b[2];
+  std::memcpy(a, x.addr.bytes.data(), 16);
+  std::memcpy(b, y.addr.bytes.data(), 16);
+  return ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0 && x.port == y.port && x.addr.v6 == y.addr.v6;
+}
 
 std::uint64_t pair_hash(const IpAddress& a, const IpAddress& b) { return mix(addr_hash(a) * 31 ^ addr_hash(b)); }
 
@@ -69,29 +82,31 @@ struct Host {
 
 enum class Side : std::uint8_t { None, Client, Server };
 
+// Hot fields first: every packet touches the flow's first two cache lines (these fields and the
+// attempt's endpoints), the rest of the attempt only on handshake packets.
 struct Flow {
-  Attempt a;
+  std::uint64_t hash = 0;
+  std::int64_t last_seen = 0;
+  std::uint32_t gen = 0;
+  std::uint32_t port = 0;        // index into ports
+  std::uint32_t client_tsval = 0, server_tsval = 0;
+  std::uint64_t closer_fin_frame = 0;
+  bool live = false;
+  std::uint8_t lanes_queued = 0;  // bit per expiry lane the flow waits in
   bool attempt_open = false;     // an attempt is being collected and was not sent to the sink yet
   bool syn_seen = false;
+  bool client_ts = false, server_ts = false;
+  bool client_fin = false, server_fin = false, reset = false;
+  bool server_sent = false;
+  bool server_sent_data = false;  // anything beyond the handshake
+  Side active_closer = Side::None;
   bool refused = false, client_reset = false, rst_after_ack = false, completed_unseen = false;
   bool half_open_counted = false;
   bool idle_child = false;
   bool ts_bits_match = false;
   bool syn_has_ts = false, syn_sack = false, syn_ecn = false;
   std::int8_t syn_wscale = -1;
-  bool client_fin = false, server_fin = false, reset = false;
-  bool server_sent = false;
-  bool server_sent_data = false;  // anything beyond the handshake
-  Side active_closer = Side::None;
-  std::uint64_t closer_fin_frame = 0;
-  std::uint32_t client_tsval = 0, server_tsval = 0;
-  bool client_ts = false, server_ts = false;
-  std::uint32_t port = 0;        // index into ports
-  std::int64_t last_seen = 0;
-  std::uint64_t hash = 0;
-  std::uint32_t gen = 0;
-  bool live = false;
-  std::uint8_t lanes_queued = 0;  // bit per expiry lane the flow waits in
+  Attempt a;
 
   bool closed() const { return reset || (client_fin && server_fin); }
 };
@@ -171,7 +186,7 @@ struct AttemptTracker::Impl {
       if (v == 0) return nullptr;
       if (static_cast<std::uint32_t>(v >> 32) != tag) continue;
       Flow& f = flows[static_cast<std::uint32_t>(v) - 1];
-      if (f.hash == h && ((f.a.client == src && f.a.server == dst) || (f.a.client == dst && f.a.server == src)))
+      if (f.hash == h && ((same(f.a.client, src) && same(f.a.server, dst)) || (same(f.a.client, dst) && same(f.a.server, src))))
         return &f;
     }
   }
@@ -597,7 +612,7 @@ struct AttemptTracker::Impl {
   }
 
   void on_icmp(const capture::IcmpRecord& r) {
-    const std::uint64_t h = flow_hash(r.quoted_src, r.quoted_dst);
+    const std::uint64_t h = flow_hash(r.quoted_src, r.quoted_dst) | 1;
     Flow* f = find(r.quoted_src, r.quoted_dst, h);
     if (!f || !f->attempt_open || !(f->a.client == r.quoted_src)) return;
     Attempt& a = f->a;
@@ -721,7 +736,7 @@ struct AttemptTracker::Impl {
 
   // ---- input -------------------------------------------------------------------------------------
 
-  void add(const CaptureItem& item) {
+  void add(const CaptureItem& item, std::uint64_t key) {
     const WallTime ts = item.kind == CaptureItem::Kind::Tcp ? item.tcp.ts : item.icmp.ts;
     const std::int64_t t = ts.unix_ns;
     if (!stats.any) {
@@ -749,7 +764,7 @@ struct AttemptTracker::Impl {
     ++stats.tcp;
     if (item.encapsulation == capture::Encapsulation::Tunnel) ++stats.tunnelled;
     const PacketRecord& p = item.tcp;
-    const std::uint64_t h = flow_hash(p.src, p.dst);
+    const std::uint64_t h = key;
     Flow* fp = find(p.src, p.dst, h);
     const std::uint8_t syn_ack_rst = p.flags & (tcp_flag::SYN | tcp_flag::ACK | tcp_flag::RST);
     const bool syn = syn_ack_rst == tcp_flag::SYN;
@@ -767,7 +782,7 @@ struct AttemptTracker::Impl {
       }
     }
     Flow& f = *fp;
-    bool from_client = f.a.client == p.src;
+    bool from_client = same(f.a.client, p.src);
     if (!f.syn_seen && ((syn && !from_client) || (synack && from_client))) {
       swap_roles(f);
       from_client = !from_client;
@@ -796,15 +811,22 @@ struct AttemptTracker::Impl {
     if (f.live) schedule(f);
   }
 
-  void prefetch(const CaptureItem& item) const {
-    if (item.kind != CaptureItem::Kind::Tcp) return;
-    const std::uint64_t h = flow_hash(item.tcp.src, item.tcp.dst);
+  // Two stages, a few packets apart: first the index slot, then (once that line is in) the flow.
+  void prefetch(std::uint64_t h, bool flow_stage) const {
+    if (h == 0) return;
     const std::uint32_t tag = tag_of(h);
     const std::uint64_t* slot = &index[tag & mask()];
-    __builtin_prefetch(slot);
-    // The flow itself, when the home slot already holds it (the common case at this load factor).
+    if (!flow_stage) {
+      __builtin_prefetch(slot);
+      return;
+    }
+    // The home slot usually holds the flow at this load factor.
     const std::uint64_t v = *slot;
-    if (v && static_cast<std::uint32_t>(v >> 32) == tag) __builtin_prefetch(&flows[static_cast<std::uint32_t>(v) - 1]);
+    if (v && static_cast<std::uint32_t>(v >> 32) == tag) {
+      const Flow* f = &flows[static_cast<std::uint32_t>(v) - 1];
+      __builtin_prefetch(f);
+      __builtin_prefetch(reinterpret_cast<const char*>(f) + 64);
+    }
   }
 
   void finish() {
@@ -815,9 +837,13 @@ struct AttemptTracker::Impl {
 
 AttemptTracker::AttemptTracker(TrackerOptions options, Sink sink) : impl_(std::make_unique<Impl>(options, std::move(sink))) {}
 AttemptTracker::~AttemptTracker() = default;
-void AttemptTracker::add(const capture::CaptureItem& item) { impl_->add(item); }
+void AttemptTracker::add(const capture::CaptureItem& item) { impl_->add(item, flow_key(item)); }
+void AttemptTracker::add(const capture::CaptureItem& item, std::uint64_t key) { impl_->add(item, key); }
+std::uint64_t AttemptTracker::flow_key(const capture::CaptureItem& item) {
+  return item.kind == capture::CaptureItem::Kind::Tcp ? Impl::flow_hash(item.tcp.src, item.tcp.dst) | 1 : 0;
+}
 void AttemptTracker::finish() { impl_->finish(); }
-void AttemptTracker::prefetch(const capture::CaptureItem& item) const { impl_->prefetch(item); }
+void AttemptTracker::prefetch(std::uint64_t key, bool flow_stage) const { impl_->prefetch(key, flow_stage); }
 const TrackerStats& AttemptTracker::stats() const { return impl_->stats; }
 std::size_t AttemptTracker::open_flows() const { return impl_->live_flows; }
 

@@ -73,9 +73,13 @@ class AttemptTracker {
   AttemptTracker& operator=(const AttemptTracker&) = delete;
 
   void add(const capture::CaptureItem& item);
-  // Optional hint: `item` will be add()ed soon. Starts loading the memory its look-ups will touch,
-  // so that a caller running a few packets ahead hides the cache misses of the flow table.
-  void prefetch(const capture::CaptureItem& item) const;
+  // The same, with flow_key(item) computed beforehand (it is needed for prefetch() too).
+  void add(const capture::CaptureItem& item, std::uint64_t key);
+  static std::uint64_t flow_key(const capture::CaptureItem& item);  // 0 for ICMP
+  // Optional hints: the item with this key will be add()ed soon. Starts loading the memory its
+  // look-ups will touch, so that a caller running a few packets ahead hides the flow table's cache
+  // misses: call it with flow_stage = false when the item is read, and with true a few items later.
+  void prefetch(std::uint64_t key, bool flow_stage) const;
   // End of input: every open attempt is finished and sent to the sink.
   void finish();
 
