@@ -70,7 +70,7 @@ if [[ $DO_TSHARK == 1 ]] && ! command -v tshark >/dev/null; then
 fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/analyze-compare.XXXXXX")
-cleanup() { [[ $KEEP == 1 ]] && echo "kept $TMP" >&2 || rm -rf "$TMP"; }
+cleanup() { if [[ $KEEP == 1 ]]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi; }
 trap cleanup EXIT
 
 if [[ -z $FILE ]]; then

@@ -97,9 +97,9 @@ if ((n >= 2)); then
   # Sizes are judged in the order given: the last two (the largest, normally).
   a=${RESULTS[n - 2]} b=${RESULTS[n - 1]}
   if awk -v a="$a" -v b="$b" 'BEGIN {exit !(b <= 1.1 * a + 8)}'; then v2=PASS; else v2=FAIL; status=1; fi
-  printf 'peak RSS: %.1f MB at %s, %.1f MB at %s   target: flat (<= 1.1x + 8 MB)   %s\n' "$a" "$(echo $SIZES | awk '{print $(NF-1)}')" \
-    "$b" "$(echo $SIZES | awk '{print $NF}')" "$v2"
-  printf 'growth from the smallest size (%s, %.1f MB) to the largest: %.2fx\n' "$(echo $SIZES | awk '{print $1}')" "${RESULTS[0]}" \
+  printf 'peak RSS: %.1f MB at %s, %.1f MB at %s   target: flat (<= 1.1x + 8 MB)   %s\n' "$a" "$(echo "$SIZES" | awk '{print $(NF-1)}')" \
+    "$b" "$(echo "$SIZES" | awk '{print $NF}')" "$v2"
+  printf 'growth from the smallest size (%s, %.1f MB) to the largest: %.2fx\n' "$(echo "$SIZES" | awk '{print $1}')" "${RESULTS[0]}" \
     "$(awk -v a="${RESULTS[0]}" -v b="$b" 'BEGIN {print b / a}')"
 fi
 exit $status

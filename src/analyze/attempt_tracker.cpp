@@ -88,6 +88,7 @@ struct Flow {
   std::uint64_t hash = 0;
   std::int64_t last_seen = 0;
   std::uint32_t gen = 0;
+  std::uint32_t slot = 0;        // its index in the flow store
   std::uint32_t port = 0;        // index into ports
   std::uint32_t client_tsval = 0, server_tsval = 0;
   std::uint64_t closer_fin_frame = 0;
@@ -132,7 +133,9 @@ struct AttemptTracker::Impl {
   std::int64_t now = INT64_MIN;  // newest capture time seen
 
   // Flows: a slot vector plus an open-addressing index keyed by a symmetric hash of both endpoints.
-  std::vector<Flow> flows;
+  // A deque, not a vector: flows keep their address, and growing never copies the table or holds
+  // it twice (a vector's doubling did, and a SYN flood's half-open flows made that the RSS peak).
+  std::deque<Flow> flows;
   std::vector<std::uint32_t> free_flows;
   std::size_t live_flows = 0;
   // Entries: (high 32 bits of the flow hash) << 32 | (flow slot + 1); 0 = empty. The stored hash
@@ -165,7 +168,7 @@ struct AttemptTracker::Impl {
   std::vector<ClockFinding> retired_findings;  // addresses with ≥ 2 clocks that went quiet
   static constexpr std::size_t kMaxRetiredFindings = 1000;
 
-  HashIndex<std::uint8_t> finished;  // (client, server, ISN) of recent finished attempts
+  HashKeySet finished;  // (client, server, ISN) of recent finished attempts
   std::deque<std::pair<std::int64_t, std::uint64_t>> finished_expiry;
 
   Impl(TrackerOptions o, Sink s) : opt(o), sink(std::move(s)) { index.assign(1024, 0); }
@@ -243,6 +246,7 @@ struct AttemptTracker::Impl {
     const std::uint32_t gen = f.gen + 1;
     f = Flow{};
     f.gen = gen;
+    f.slot = slot;
     f.live = true;
     f.hash = h;
     f.a.client = client;
@@ -255,7 +259,7 @@ struct AttemptTracker::Impl {
   }
 
   void remove_flow(Flow& f) {
-    const auto slot = static_cast<std::uint32_t>(&f - flows.data());
+    const std::uint32_t slot = f.slot;
     release_half_open(f);
     release_idle_child(f);
     index_erase(slot);
@@ -313,7 +317,7 @@ struct AttemptTracker::Impl {
     const auto bit = static_cast<std::uint8_t>(1u << lane);
     if (f.lanes_queued & bit) return;
     f.lanes_queued |= bit;
-    lanes[lane].push_back({deadline(f), static_cast<std::uint32_t>(&f - flows.data()), f.gen});
+    lanes[lane].push_back({deadline(f), f.slot, f.gen});
   }
 
   void expire(std::int64_t t) {
@@ -414,7 +418,7 @@ struct AttemptTracker::Impl {
       a.retried = true;
     } else {
       if (f.attempt_open) finish_attempt(f, false);
-      if (finished.find(attempt_key(f.a.client, f.a.server, p.seq))) {  // a copy of a SYN whose attempt is already over
+      if (finished.contains(attempt_key(f.a.client, f.a.server, p.seq))) {  // a copy of a SYN whose attempt is already over
         ++stats.duplicate_syns;
         return;
       }
@@ -654,9 +658,7 @@ struct AttemptTracker::Impl {
       a.synack->cookie_by_ts_bits = true;
     }
     const std::uint64_t key = attempt_key(a.client, a.server, a.isn);
-    bool inserted;
-    finished.get(key, inserted);
-    if (inserted) finished_expiry.push_back({now + opt.dedupe_window.count(), key});
+    if (finished.insert(key)) finished_expiry.push_back({now + opt.dedupe_window.count(), key});
     sink(a);
   }
 

@@ -98,4 +98,68 @@ class HashIndex {
   std::size_t size_ = 0;
 };
 
+// The same for keys alone: 8 bytes a slot (a HashIndex<char> would pad to 16).
+class HashKeySet {
+ public:
+  HashKeySet() { keys_.resize(64); }
+  bool contains(std::uint64_t key) const {
+    key = key ? key : 1;
+    for (std::size_t i = key & mask();; i = (i + 1) & mask()) {
+      if (keys_[i] == 0) return false;
+      if (keys_[i] == key) return true;
+    }
+  }
+  // True when newly added.
+  bool insert(std::uint64_t key) {
+    if ((size_ + 1) * 4 > keys_.size() * 3) grow();
+    key = key ? key : 1;
+    for (std::size_t i = key & mask();; i = (i + 1) & mask()) {
+      if (keys_[i] == key) return false;
+      if (keys_[i] == 0) {
+        keys_[i] = key;
+        ++size_;
+        return true;
+      }
+    }
+  }
+  void erase(std::uint64_t key) {
+    key = key ? key : 1;
+    std::size_t i = key & mask();
+    for (;; i = (i + 1) & mask()) {
+      if (keys_[i] == 0) return;
+      if (keys_[i] == key) break;
+    }
+    std::size_t hole = i;
+    for (std::size_t j = (hole + 1) & mask();; j = (j + 1) & mask()) {
+      const std::uint64_t k = keys_[j];
+      if (k == 0) break;
+      const std::size_t want = k & mask();
+      const bool stays = hole <= j ? (want > hole && want <= j) : (want > hole || want <= j);
+      if (!stays) {
+        keys_[hole] = k;
+        hole = j;
+      }
+    }
+    keys_[hole] = 0;
+    --size_;
+  }
+
+ private:
+  std::size_t mask() const { return keys_.size() - 1; }
+  void grow() {
+    std::vector<std::uint64_t> old;
+    old.swap(keys_);
+    keys_.assign(old.size() * 2, 0);
+    for (std::uint64_t k : old)
+      if (k)
+        for (std::size_t i = k & mask();; i = (i + 1) & mask())
+          if (keys_[i] == 0) {
+            keys_[i] = k;
+            break;
+          }
+  }
+  std::vector<std::uint64_t> keys_;
+  std::size_t size_ = 0;
+};
+
 }  // namespace synscope::analyze

@@ -149,8 +149,8 @@ TEST(AnalyzeMemory, PeakRssDoesNotGrowWithTheInput) {
   expect_bounded(small, large);
 }
 
-// The same traffic with SYN floods from spoofed sources: ~35k distinct flood sources in the
-// smaller run, ~140k in the larger.
+// The same traffic with SYN floods from spoofed sources: ~57k spoofed SYNs (random sources) in
+// the smaller run, ~186k in the larger.
 TEST(AnalyzeMemory, PeakRssDoesNotGrowWithSpoofedSynFloods) {
   const StreamResult small = run_size(kSmall, true);
   const StreamResult large = run_size(kLarge, true);
