@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 #include <fstream>
 
 #include "support/process.h"
@@ -115,6 +117,27 @@ TEST(AnalyzeCli, TruncatedCaptureReportsWhatWasReadAndWhereItStopped) {
   EXPECT_NE(r.out.find("Attempts: "), std::string::npos);     // what was read is reported …
   EXPECT_NE(r.out.find("the input stopped early"), std::string::npos);
   EXPECT_NE(r.err.find("truncated at frame"), std::string::npos) << r.err;  // … and where it stopped
+}
+
+}  // namespace
+}  // namespace synscope
+
+namespace synscope {
+namespace {
+
+// A live capture on loopback: a connection to a port nobody listens on is refused, and analyze says so.
+TEST(AnalyzeCli, LiveCaptureOnLoopbackSeesARefusal) {
+  if (geteuid() != 0) GTEST_SKIP() << "live capture needs root";
+  TempDir dir;
+  // Port 9 (discard) is assumed closed on the test machine's loopback; the client is bash's /dev/tcp.
+  const std::string cmd = "(sleep 1; bash -c 'exec 3<>/dev/tcp/127.0.0.1/9' 2>/dev/null; true) & " +
+                          testing::synscope_binary() + " analyze --json -i lo --filter 'tcp port 9' --duration 3";
+  const auto r = run_command(cmd, dir);
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["input"]["format"], "live");
+  EXPECT_EQ(j["summary"]["outcomes"]["refused"], 1);
+  EXPECT_EQ(j["attempts"][0]["causes"][0]["id"], "no-listener");
 }
 
 }  // namespace
