@@ -75,6 +75,26 @@ TEST(AnalyzeGroundTruth, RecoversTheSimulatorsCauseForNearlyEveryFailedAttempt) 
                             : "no attempt"));
     }
   }
+  // And the other way round: attempts the analyzer calls failed or late that the simulator saw
+  // succeed without any drop (false alarms) stay rare too. (Flood sources are not simulator
+  // attempts and are not counted.)
+  std::map<std::pair<std::string, std::int64_t>, const sim::Attempt*> by_client;
+  for (const sim::Attempt& a : sim.attempts)
+    by_client[{a.seen_as.value_or(a.local).str(), sim.wall(a.start).unix_ns / 1000}] = &a;
+  int alarms = 0, false_alarms = 0;
+  for (const auto& [key, a] : found) {
+    if (!is_failure(a.outcome) && !a.delayed()) continue;
+    const sim::Attempt* truth_attempt = nullptr;
+    for (std::int64_t d = -2000; d <= 2000 && !truth_attempt; ++d)
+      if (auto it = by_client.find({key.first, key.second + d}); it != by_client.end()) truth_attempt = it->second;
+    if (!truth_attempt) continue;
+    ++alarms;
+    if (!true_cause(*truth_attempt) && truth_attempt->syns_dropped == 0) ++false_alarms;
+  }
+  EXPECT_GT(alarms, 0);
+  EXPECT_LE(false_alarms * 100, alarms) << false_alarms << " false alarms among " << alarms;
+  RecordProperty("false_alarms", std::to_string(false_alarms) + "/" + std::to_string(alarms));
+
   // Every cause of the scenario is represented.
   for (CauseKind k : {CauseKind::PerHostPaws, CauseKind::AcceptQueueFull, CauseKind::SynQueueFull, CauseKind::NoListener,
                       CauseKind::AbortOnOverflow})
