@@ -92,6 +92,7 @@ struct Flow {
   std::uint32_t port = 0;        // index into ports
   std::uint32_t client_tsval = 0, server_tsval = 0;
   std::uint64_t closer_fin_frame = 0;
+  std::int64_t last_synack = INT64_MIN / 2;
   bool live = false;
   std::uint8_t lanes_queued = 0;  // bit per expiry lane the flow waits in
   bool attempt_open = false;     // an attempt is being collected and was not sent to the sink yet
@@ -460,10 +461,14 @@ struct AttemptTracker::Impl {
       return;
     }
     ++a.synack_count;
-    if (a.client_ack_at && t > ns(*a.client_ack_at)) {  // (a repeated capture replays older SYN-ACKs)
+    // §5.2/§5.3: a request whose final ACK was dropped re-sends its SYN-ACK on its timer (≥ 1 s
+    // after the previous one). A SYN-ACK hard on the heels of another answers a late copy of the SYN
+    // instead; one older than the ACK comes from a capture replayed into itself.
+    if (a.client_ack_at && t > ns(*a.client_ack_at) && t - f.last_synack >= 500'000'000) {
       ++a.synacks_after_ack;
       port.last_ack_ignored = t;
     }
+    f.last_synack = t;
     if (a.syn_count <= Attempt::kMaxSyns) a.syn_buf[a.kept_syns() - 1].answered = true;
     if (!a.answer_at) a.answer_at = p.ts;
     const auto ts = p.options.ts();

@@ -102,8 +102,9 @@ void queue_overflow(const Ctx& c, bool delayed, std::vector<Cause>& out) {
         "{} was answering with SYN cookies within 10 s, yet this SYN got nothing: cookies do not bypass the "
         "accept-queue check (§10), so the accept queue was full", c.ep(a.server)));
     out.push_back(std::move(cause));
-  } else if (a.idle_children_at_syn >= 1 && a.port_quiet_at_syn >= 0.5 && a.half_open_at_syn < 8) {
-    Cause cause{CauseKind::AcceptQueueFull, 0.6, {}};
+  } else if (a.idle_children_at_syn >= 1 && a.port_quiet_at_syn >= 1.0 && a.half_open_at_syn < 8) {
+    // Circumstantial: a server that stalls for other reasons looks the same from the wire.
+    Cause cause{CauseKind::AcceptQueueFull, 0.5, {}};
     cause.evidence.push_back(fmt::format(
         "{} had answered SYNs before but none for {:.1f} s, while {} connection(s) on it had completed their handshake "
         "without a word from the server since: an application that stopped calling accept(), with the SYN dropped "
