@@ -134,7 +134,7 @@ void attempt_details(std::string& out, const Attempt& a, const AnalysisResult& r
   if (verbose) {
     for (const SynSend* s = a.syns_begin(); s < a.syns_end(); ++s)
       out += fmt::format("      {} frame {:<7} SYN{}{}\n", clock(s->at), s->frame,
-                         s->tsval ? fmt::format(" TSval {}", *s->tsval) : "", s->answered ? "  -> answered" : "  -> no answer");
+                         s->has_ts ? fmt::format(" TSval {}", s->ts) : "", s->answered ? "  -> answered" : "  -> no answer");
     if (a.syn_count > a.kept_syns()) out += fmt::format("      … {} more SYNs\n", a.syn_count - a.kept_syns());
     if (a.synack)
       out += fmt::format("      {} frame {:<7} SYN-ACK ISN {}{}{}\n", clock(a.synack->at), a.synack->frame, a.synack->isn,
@@ -231,7 +231,7 @@ nlohmann::json attempt_json(const Attempt& a, const AddressNamer& name) {
   json syns = json::array();
   for (const SynSend* s = a.syns_begin(); s < a.syns_end(); ++s) {
     json j = {{"time", when(s->at)}, {"unix_ns", s->at.unix_ns}, {"frame", s->frame}, {"answered", s->answered}};
-    j["tsval"] = s->tsval ? json(*s->tsval) : json(nullptr);
+    j["tsval"] = s->has_ts ? json(s->ts) : json(nullptr);
     syns.push_back(std::move(j));
   }
   json j = {{"id", a.id},

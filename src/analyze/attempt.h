@@ -71,13 +71,14 @@ struct Cause {
   std::vector<std::string> evidence;  // facts from the capture, most telling first
 };
 
-// One SYN transmission.
+// One SYN transmission. (24 bytes: every open flow carries eight of these.)
 struct SynSend {
   WallTime at{};
   std::uint64_t frame = 0;
-  std::optional<std::uint32_t> tsval;
+  std::uint32_t ts = 0;      // TSval, when has_ts
+  bool has_ts = false;
   bool answered = false;     // a SYN-ACK/RST/ICMP followed before the next transmission
-  bool duplicate = false;    // same TSval (or < 5 ms apart without TS): a copy, not a retransmission
+  std::optional<std::uint32_t> tsval() const { return has_ts ? std::optional<std::uint32_t>(ts) : std::nullopt; }
 };
 
 // The server's SYN-ACK as first seen.

@@ -409,8 +409,8 @@ struct AttemptTracker::Impl {
     Attempt& a = f.a;
     if (f.attempt_open && p.seq == a.isn) {
       const SynSend& prev = a.last_syn();
-      const bool same_ts = ts && prev.tsval && *prev.tsval == ts->val;
-      const bool instant = !ts && !prev.tsval && std::llabs(t - ns(prev.at)) < 5'000'000;
+      const bool same_ts = ts && prev.has_ts && prev.ts == ts->val;
+      const bool instant = !ts && !prev.has_ts && std::llabs(t - ns(prev.at)) < 5'000'000;
       if (same_ts || instant || t + 1'000'000 < ns(prev.at)) {
         ++a.duplicate_syns;
         ++stats.duplicate_syns;
@@ -429,7 +429,10 @@ struct AttemptTracker::Impl {
       SynSend& s = a.syn_buf[a.syn_count];
       s.at = p.ts;
       s.frame = p.frame;
-      if (ts) s.tsval = ts->val;
+      if (ts) {
+        s.ts = ts->val;
+        s.has_ts = true;
+      }
     }
     ++a.syn_count;
     const Port& port = ports[f.port];

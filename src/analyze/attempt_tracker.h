@@ -22,12 +22,13 @@ namespace synscope::analyze {
 
 struct TrackerOptions {
   Duration unanswered_wait = seconds(70);   // after the last SYN (Linux's longest SYN gap is 64 s, §9)
-  Duration synack_wait = seconds(40);       // after the last SYN-ACK of an un-ACKed handshake (§5.3)
+  Duration synack_wait = seconds(35);       // after the last SYN-ACK of an un-ACKed handshake: the
+                                            // longest SYN-ACK timer gap is 32 s (synack_retries 5, §5.3)
   Duration ack_wait = seconds(5);           // after the client's ACK, for a SYN-ACK retransmission (§5.2)
   Duration idle_timeout = seconds(120);     // established connection without packets
   Duration closed_linger = seconds(5);      // after FIN from both sides or a RST
   Duration memory_window = seconds(70);     // per-host PAWS window (TCP_PAWS_MSL 60 s, §7.3) + slack
-  Duration dedupe_window = seconds(300);    // a SYN repeating a finished attempt is a duplicate frame
+  Duration dedupe_window = seconds(120);    // a SYN repeating a finished attempt is a duplicate frame
   Duration near = seconds(10);              // "around the same time" for port-level signs
 };
 

@@ -39,9 +39,9 @@ void per_host_paws(const Ctx& c, const std::vector<const SynSend*>& lost, std::v
   for (const SynSend* s : lost) {
     const std::int64_t age = s->at.unix_ns - m.closed_at.unix_ns;
     if (age >= 0 && age <= kPawsMsl) ++inside;
-    if (!s->tsval) continue;
+    if (!s->has_ts) continue;
     ++with_ts;
-    if (s32_diff(m.peer_tsval, *s->tsval) > kPawsWindow) ++behind;
+    if (s32_diff(m.peer_tsval, s->ts) > kPawsWindow) ++behind;
   }
   const int n = static_cast<int>(lost.size());
   if (inside == 0) return;
@@ -52,14 +52,14 @@ void per_host_paws(const Ctx& c, const std::vector<const SynSend*>& lost, std::v
   if (inside < n || with_ts < n) cause.confidence = 0.75;
   // A SYN of this attempt answered while still inside the window and still behind contradicts it.
   for (const SynSend* s = a.syns_begin(); s < a.syns_end(); ++s) {
-    if (!s->answered || !s->tsval) continue;
+    if (!s->answered || !s->has_ts) continue;
     const std::int64_t age = s->at.unix_ns - m.closed_at.unix_ns;
-    if (age >= 0 && age <= kPawsMsl && s32_diff(m.peer_tsval, *s->tsval) > kPawsWindow) cause.confidence = 0.3;
+    if (age >= 0 && age <= kPawsMsl && s32_diff(m.peer_tsval, s->ts) > kPawsWindow) cause.confidence = 0.3;
   }
-  const SynSend& first = *lost.front();
+  const SynSend& first = **std::find_if(lost.begin(), lost.end(), [](const SynSend* s) { return s->has_ts; });
   cause.evidence.push_back(fmt::format(
       "SYN TSval {} (frame {}) is {} ticks behind {}, the last TSval {} received from {} before closing first",
-      *first.tsval, first.frame, s32_diff(m.peer_tsval, *first.tsval), m.peer_tsval, c.addr(a.server.addr),
+      first.ts, first.frame, s32_diff(m.peer_tsval, first.ts), m.peer_tsval, c.addr(a.server.addr),
       c.addr(a.client.addr)));
   cause.evidence.push_back(fmt::format(
       "{} was the active closer of {} <-> {} (its FIN: frame {}); that close ended at {}, {:.1f} s before the SYN "
@@ -80,7 +80,7 @@ void per_host_paws(const Ctx& c, const std::vector<const SynSend*>& lost, std::v
   cause.evidence.push_back(fmt::format(
       "a TS clock does not run backwards: TSval {} and {} come from different clocks behind {} — several hosts "
       "share that address (NAT){}",
-      m.peer_tsval, *first.tsval, c.addr(a.client.addr),
+      m.peer_tsval, first.ts, c.addr(a.client.addr),
       a.client_ts_clocks >= 2 ? fmt::format("; {} clocks seen in its SYNs", a.client_ts_clocks) : std::string()));
   cause.evidence.push_back("needs tcp_tw_recycle=1 and tcp_timestamps on the server (kernels <= 4.11; removed in 4.12); "
                            "counted as PAWSPassive and ListenDrops");
