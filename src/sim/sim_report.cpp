@@ -149,17 +149,32 @@ void explain_counts(const SimResult& r, std::vector<std::string>& out) {
             "accept() fast enough, and this kernel drops the SYN itself rather than answering it ({} {}). Each SYN "
             "counts ListenOverflows and ListenDrops.",
             ds.size(), host.name, model::describe(v), info.section,
-            host.kernel == "3.10" || host.kernel == "el7" || host.kernel == "4.4.0"
+            model::find_profile(host.kernel).accept_queue_syn == model::AcceptQueueSynTest::FullAndYoung
                 ? "— only while more than one request is still young"
                 : "— unconditionally since 4.10");
         break;
-      case Rule::FinalAckQueueFull:
-        what = fmt::format(
-            "{} final ACKs were ignored at {} because the accept queue was full at ACK time ({}): the client "
-            "believes it is connected, the server keeps the request and retransmits its SYN-ACK, and each answer "
-            "is ignored again until accept() makes room ({}).",
-            ds.size(), host.name, model::describe(v), info.section);
+      case Rule::FinalAckQueueFull: {
+        // §10: an ACK validated as a SYN cookie has no request behind it: nothing is kept, nothing re-sent.
+        std::size_t cookies = 0;
+        for (const auto* d : ds) {
+          const auto& dv = d->decision.verdict;
+          for (std::uint8_t i = 0; i < dv.counter_count; ++i) cookies += dv.counters[i] == model::Counter::SyncookiesRecv;
+        }
+        what = fmt::format("{} final ACKs were ignored at {} because the accept queue was full at ACK time ({}): the "
+                           "client believes it is connected",
+                           ds.size(), host.name, model::describe(v));
+        const std::size_t requests = ds.size() - cookies;
+        if (requests)
+          what += fmt::format(", {}the server keeps the request and retransmits its SYN-ACK, and each answer is ignored "
+                              "again until accept() makes room",
+                              cookies ? fmt::format("for {} of them ", requests) : std::string());
+        if (cookies)
+          what += fmt::format("{}{} answered a SYN cookie, so no request exists: the ACK is discarded and nothing is "
+                              "retransmitted (§10)",
+                              requests ? "; " : ", but ", cookies == ds.size() ? std::string("they") : std::to_string(cookies));
+        what += fmt::format(" ({}).", info.section);
         break;
+      }
       case Rule::FinalAckAbortOnOverflow:
         what = fmt::format(
             "{} final ACKs were answered with RST at {} because the accept queue was full and "

@@ -58,3 +58,50 @@ TEST(SimOutputs, JsonFileParsesAndNamesTheCaptures) {
 
 }  // namespace
 }  // namespace synscope::sim
+
+namespace synscope::sim {
+namespace {
+
+// §10 + §5.2: three SYNs in one round trip against listen(fd, 1) on 6.18: the third is answered with a
+// cookie (SYN queue "full" at Q > B), and when the cookie ACK meets the full accept queue no request
+// exists to retransmit from. The explanation must not promise SYN-ACK retransmissions for it.
+TEST(SimOutputs, CookieAckOnFullAcceptQueueIsExplainedAsDiscarded) {
+  const Scenario sc = load_scenario_text(R"(
+[scenario]
+name = "cookie-ack-overflow"
+start = "2024-05-01 09:00:00"
+duration = "5s"
+kernel = "6.18"
+[[host]]
+name = "server"
+addr = "10.6.0.10"
+[[host]]
+name = "client"
+addr = "10.6.0.20"
+[[server]]
+host = "server"
+port = 8081
+backlog = 1
+accept = "stalled"
+[[client]]
+name = "client"
+host = "client"
+connect = "10.6.0.10:8081"
+at = ["1s", "1.00005s", "1.0001s"]
+[[capture]]
+host = "server"
+)",
+                                         "inline");
+  const SimResult r = simulate(sc);
+  const std::string why = render_explanation(r);
+  EXPECT_NE(why.find("answered a SYN cookie, so no request exists: the ACK is discarded and nothing is retransmitted"),
+            std::string::npos)
+      << why;
+  // And indeed no SYN-ACK is re-sent by the server after the clients' ACKs.
+  int synacks = 0;
+  for (const auto& s : r.captures.at(0).segments) synacks += s.seg.is_synack() ? 1 : 0;
+  EXPECT_EQ(synacks, 3);
+}
+
+}  // namespace
+}  // namespace synscope::sim
