@@ -530,12 +530,15 @@ void HostStack::conn_request(Listener& l, ListenerId lid, const Segment& seg, Si
     s.flags = SYN | ACK;
     s.window = config_.synack_window;
     if (ts) {
+      // §10: the SYN's options go into the low 6 bits of the raw clock; 4.12+ then add the TS offset
+      // on the wire (§7.7), so there the low bits no longer show them (docs/kernel-notes.md, measured
+      // in the lab on 6.18). The cookie ACK's TSecr is decoded after subtracting the offset again.
       std::uint32_t off = profile_.cookie_ts_offset ? clock_.offset(t.local, t.remote, sysctls_.tcp_timestamps) : 0;
-      std::uint32_t now_ts = tsval(now, off);
+      std::uint32_t raw = tsval(now, 0);
       std::uint32_t opts = (wscale >= 0 ? (*seg.options.wscale_value() & 0xfu) : 0xfu) | (sack ? 0x10u : 0u);
-      std::uint32_t cts = (now_ts & ~0x3fu) | opts;
-      if (seq_after(cts, now_ts)) cts -= 64;
-      put_syn_options(s.options, config_.mss, true, cts, ts->val, sack, wscale);
+      std::uint32_t cts = (raw & ~0x3fu) | opts;
+      if (seq_after(cts, raw)) cts -= 64;
+      put_syn_options(s.options, config_.mss, true, cts + off, ts->val, sack, wscale);
     } else {
       s.options.mss(config_.mss);
     }
@@ -604,8 +607,8 @@ bool HostStack::cookie_ack(Listener& l, ListenerId lid, const Segment& seg, SimT
     return true;
   }
   auto ts = timestamps_on() ? seg.options.ts() : std::nullopt;
-  bool sack = ts && (ts->ecr & 0x10u);
   std::uint32_t off = (ts && profile_.cookie_ts_offset) ? clock_.offset(t.local, t.remote, sysctls_.tcp_timestamps) : 0;
+  bool sack = ts && ((ts->ecr - off) & 0x10u);  // §10: decoded from TSecr minus the offset
   std::uint32_t ci = child_from(t, seg.ack - 1, seg.seq - 1, ts.has_value(), ts ? ts->val : 0, off, sack, now);
   counters_.add(Counter::PassiveOpens);
   v.action = Action::ChildCreated;

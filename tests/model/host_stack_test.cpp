@@ -681,5 +681,34 @@ TEST(HostStackPerHostPaws, El7PassiveCloserRecordsNothing_S7_1_S15_5) {
   EXPECT_EQ(S.listener_snapshot(h.s_lid).a, 1);
 }
 
+// docs/kernel-notes.md, "cookie SYN-ACK TSval": the option bits are encoded in the raw clock and the
+// 4.12+ TS offset is added afterwards (measured in the lab on 6.18: the low 6 bits on the wire did
+// not match the SYN's options). ≤ 4.11 (no cookie offset) the wire's low bits are the options.
+TEST(HostStackSynFlood, CookieTsvalEncodesOptionsBeforeTheOffset_S10_S7_7) {
+  for (const char* name : {"el7", "4.4", "6.18"}) {
+    SCOPED_TRACE(name);
+    const auto& p = P(name);
+    auto s = Sysctls::defaults_for(p);
+    s.set(p, "tcp_syncookies", 2);
+    Net net;
+    int srv = net.add_host(p, s, kSrv);
+    net.host(srv).listen(80, 8, 0, SimTime{});
+    const Endpoint client = spoofed(1);
+    net.inject(at_s(0.1), make_syn(client, ep("10.0.0.2:80"), 4242, 777));
+    net.run_until(at_s(0.5));
+    const Segment* synack = nullptr;
+    for (const auto& w : net.wire)
+      if (w.seg.is_synack()) synack = &w.seg;
+    ASSERT_NE(synack, nullptr);
+    const std::uint32_t tsval = synack->options.ts()->val;
+    const std::uint32_t want = 7u | 0x10u;  // make_syn offers wscale 7 and SACK
+    const std::uint32_t off = p.cookie_ts_offset
+                                  ? net.host(srv).ts_clock().offset(ep("10.0.0.2:80"), client, s.tcp_timestamps)
+                                  : 0;
+    EXPECT_EQ((tsval - off) & 0x3fu, want);
+    if (off != 0 && ((off & 0x3fu) != 0)) EXPECT_NE(tsval & 0x3fu, want) << "the offset hides the bits on the wire";
+  }
+}
+
 }  // namespace
 }  // namespace synscope::model::testing
