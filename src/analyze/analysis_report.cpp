@@ -123,7 +123,7 @@ void attempt_details(std::string& out, const Attempt& a, const AnalysisResult& r
   if (a.synack && a.synack->cookie)
     out += fmt::format("    answered with a SYN cookie ({})\n",
                        a.synack->cookie_by_ts_bits ? "TSval low bits encode the SYN's options, §10"
-                                                   : "wscale/SACK dropped from a SYN without timestamps, §10");
+                                                   : "sent once and never re-sent, like the port's other SYN-ACKs: no request behind it, §10");
   for (std::size_t i = 0; i < a.causes.size(); ++i) {
     const Cause& c = a.causes[i];
     std::string sec(section(c.kind));

@@ -91,7 +91,7 @@ struct SynAckInfo {
   bool sack_ok = false;
   std::optional<std::uint32_t> tsval;
   bool cookie = false;               // recognised as a SYN cookie (§10)
-  bool cookie_by_ts_bits = false;    // …by the options encoded in the TSval's low 6 bits, not by lost options
+  bool cookie_by_ts_bits = false;    // …by the options in the TSval's low 6 bits (else: never re-sent, like its port's others)
 };
 
 // §7.1–§7.3: the server closed an earlier connection with the client's address first (active

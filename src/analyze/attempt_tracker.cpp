@@ -72,6 +72,8 @@ struct Port {
   std::uint16_t ts_bits_history = 0;   // last 16 TS-carrying SYN-ACKs: 1 = low bits encode the SYN's options
   bool answered = false;
   std::uint32_t idle_children = 0;      // handshakes completed, server silent on them since
+  std::int64_t last_unresent = INT64_MIN;  // a never-ACKed SYN-ACK the server never re-sent
+  std::uint32_t unresent_run = 0;       // how many of those in a row, each within 10 s of the last
   std::int64_t last_new_synack = INT64_MIN;
 };
 
@@ -664,6 +666,21 @@ struct AttemptTracker::Impl {
     if (a.synack && a.synack->cookie_by_ts_bits == false && f.ts_bits_match && a.port_cookies_near) {
       a.synack->cookie = true;
       a.synack->cookie_by_ts_bits = true;
+    }
+    // §10 / §5.3: a request re-sends its SYN-ACK until ACKed (1 s, 3 s, …); a cookie has no request,
+    // so its SYN-ACK goes out once. One such is a lost request or synack_retries=0; four in a row on a
+    // port, each within 10 s of the last, is a port sending cookies (the sign that still works on
+    // 4.12+, where the TS offset hides the TSval bits: docs/kernel-notes.md #6).
+    if (a.outcome == Outcome::SynAckUnacked && !f.client_reset && a.synack_count == 1 && !a.synack->cookie &&
+        now - ns(a.synack->at) >= 3'000'000'000LL) {
+      Port& p = ports[f.port];
+      const std::int64_t at = ns(a.synack->at);
+      p.unresent_run = at - p.last_unresent <= opt.near.count() ? p.unresent_run + 1 : 1;
+      p.last_unresent = std::max(p.last_unresent, at);
+      if (p.unresent_run >= 4) {
+        a.synack->cookie = true;
+        p.last_cookie = std::max(p.last_cookie, at);
+      }
     }
     const std::uint64_t key = attempt_key(a.client, a.server, a.isn);
     if (finished.insert(key)) finished_expiry.push_back({now + opt.dedupe_window.count(), key});
