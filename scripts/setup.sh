@@ -7,6 +7,7 @@ packages=(
   libpcap-dev zlib1g-dev libzstd-dev libcli11-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   tcpdump tshark zstd
+  iproute2 nftables
 )
 missing=()
 for p in "${packages[@]}"; do

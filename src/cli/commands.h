@@ -13,5 +13,8 @@ struct Command {
 
 Command add_analyze_command(CLI::App& app);  // analyze_command.cpp
 Command add_replay_command(CLI::App& app);   // replay_command.cpp
+Command add_lab_command(CLI::App& app);      // lab_command.cpp
+Command add_doctor_command(CLI::App& app);   // doctor_command.cpp
+Command add_collect_command(CLI::App& app);  // doctor_command.cpp
 
 }  // namespace synscope::cli

@@ -124,6 +124,13 @@ struct VariantSpec {
   std::vector<std::string> sysctls;    // "name=value" (all hosts) or "host:name=value"
 };
 
+// How `synscope lab` runs the scenario on the real kernel (docs/lab.md): the lab runs in real time,
+// so it usually needs a shorter span; and it may run without a sysctl the running kernel lacks.
+struct LabSpec {
+  std::optional<Duration> duration;     // replaces `duration` for the lab (and its simulation)
+  std::vector<std::string> without;     // sysctls the lab may drop when the kernel lacks them
+};
+
 struct Scenario {
   std::string name;
   std::string description;
@@ -144,6 +151,7 @@ struct Scenario {
   std::vector<CaptureSpec> captures;
   std::optional<SweepSpec> sweep;
   std::vector<VariantSpec> variants;
+  std::optional<LabSpec> lab;
   std::vector<std::string> notes;  // free text shown with the explanation
 };
 

@@ -446,7 +446,7 @@ class Loader {
   void load(const toml::table& root_table) {
     Section root(ctx_, root_table, "",
                  {"scenario", "host", "link", "nat", "server", "client", "connect_close", "proxy", "flood", "capture",
-                  "sweep", "variant"});
+                  "sweep", "variant", "lab"});
     const toml::node* scen = root.get("scenario");
     if (!scen) ctx_.fail(1, "scenario", "missing required table [scenario]");
     if (!scen->as_table()) ctx_.wrong_type(*scen, "scenario", "a table ([scenario])");
@@ -465,6 +465,10 @@ class Loader {
     if (const toml::node* sw = root.get("sweep")) {
       if (!sw->as_table()) ctx_.wrong_type(*sw, "sweep", "a table ([sweep])");
       load_sweep(Section(ctx_, *sw->as_table(), "sweep", {"trials", "clients"}));
+    }
+    if (const toml::node* lab = root.get("lab")) {
+      if (!lab->as_table()) ctx_.wrong_type(*lab, "lab", "a table ([lab])");
+      load_lab(Section(ctx_, *lab->as_table(), "lab", {"duration", "without"}));
     }
   }
 
@@ -706,6 +710,19 @@ class Loader {
     c.close_after = s.opt_duration("close_after").value_or(Duration{});
     c.sport = s.opt_port("sport");
     sc_.connect_close.push_back(std::move(c));
+  }
+
+  void load_lab(const Section& s) {
+    LabSpec lab;
+    lab.duration = s.opt_duration("duration");
+    if (const toml::node* n = s.get("without")) {
+      const std::string p = s.key_path("without");
+      const toml::array* arr = n->as_array();
+      if (!arr) ctx_.wrong_type(*n, p, "an array of sysctl names");
+      for (std::size_t i = 0; i < arr->size(); ++i)
+        lab.without.push_back(ctx_.as_string(*arr->get(i), fmt::format("{}[{}]", p, i)));
+    }
+    sc_.lab = std::move(lab);
   }
 
   // [sweep] is read after every [[client]], so `clients` can be checked against their names.

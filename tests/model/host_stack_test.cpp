@@ -706,7 +706,9 @@ TEST(HostStackSynFlood, CookieTsvalEncodesOptionsBeforeTheOffset_S10_S7_7) {
                                   ? net.host(srv).ts_clock().offset(ep("10.0.0.2:80"), client, s.tcp_timestamps)
                                   : 0;
     EXPECT_EQ((tsval - off) & 0x3fu, want);
-    if (off != 0 && ((off & 0x3fu) != 0)) EXPECT_NE(tsval & 0x3fu, want) << "the offset hides the bits on the wire";
+    if (off != 0 && ((off & 0x3fu) != 0)) {
+      EXPECT_NE(tsval & 0x3fu, want) << "the offset hides the bits on the wire";
+    }
   }
 }
 

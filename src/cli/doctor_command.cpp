@@ -1,0 +1,86 @@
+// `synscope doctor`: diagnose this host's (or a network namespace's, or a support bundle's) listen
+// path from the kernel's own numbers; `synscope collect -o FILE` saves those numbers as a bundle.
+// Thin: parse the arguments, call live::, print. Exit 0 when the input was read, 2 on bad input.
+#include <fmt/format.h>
+
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "live/bundle.h"
+#include "live/findings.h"
+#include "live/snapshot.h"
+
+namespace synscope::cli {
+namespace {
+
+struct DoctorArgs {
+  std::string netns;
+  double interval = 5;
+  std::string from;
+  bool json = false;
+};
+
+void check_interval(double interval) {
+  if (interval < 0 || interval > 3600) throw UsageError(fmt::format("--interval {}: expected 0 … 3600 seconds", interval));
+}
+
+int run_doctor(const DoctorArgs& a) {
+  live::HostSnapshot snap;
+  if (!a.from.empty()) {
+    if (!a.netns.empty()) throw UsageError("--from and --netns do not go together: a bundle is already one namespace");
+    snap = live::read_bundle(a.from);
+  } else {
+    check_interval(a.interval);
+    snap = live::take_snapshot({a.netns, a.interval});
+  }
+  const auto d = live::diagnose(snap);
+  if (a.json) std::cout << live::render_doctor_json(snap, d).dump(2) << '\n';
+  else std::cout << live::render_doctor_text(snap, d);
+  return 0;
+}
+
+struct CollectArgs {
+  std::string out;
+  std::string netns;
+  double interval = 5;
+};
+
+int run_collect(const CollectArgs& a) {
+  check_interval(a.interval);
+  auto snap = live::take_snapshot({a.netns, a.interval});
+  live::write_bundle(a.out, snap);
+  std::cerr << fmt::format("synscope collect: wrote {} ({} listeners, {} counter samples{})\n", a.out,
+                           snap.listeners.size(), snap.samples.size(),
+                           snap.unreadable.empty() ? "" : "; some things could not be read, see the manifest");
+  return 0;
+}
+
+}  // namespace
+
+Command add_doctor_command(CLI::App& app) {
+  auto args = std::make_shared<DoctorArgs>();
+  auto* cmd = app.add_subcommand("doctor", "diagnose why this host may be dropping SYNs, from its live counters, "
+                                           "sysctls and listeners (or a support bundle)");
+  cmd->add_option("--netns", args->netns, "inspect the network namespace /run/netns/NAME (needs root)");
+  cmd->add_option("--interval", args->interval, "seconds between the two counter samples; 0 for one sample")
+      ->capture_default_str();
+  cmd->add_option("--from", args->from, "diagnose a bundle written by `synscope collect` instead of this host");
+  cmd->add_flag("--json", args->json, "print the diagnosis as JSON (schema synscope.doctor/1)");
+  return {cmd, [args] { return run_doctor(*args); }};
+}
+
+Command add_collect_command(CLI::App& app) {
+  auto args = std::make_shared<CollectArgs>();
+  auto* cmd = app.add_subcommand("collect", "write a support bundle (release, sysctls, two counter samples, "
+                                            "listeners) for `synscope doctor --from`");
+  cmd->add_option("-o,--out", args->out, "bundle file to write (tar.gz)")->required();
+  cmd->add_option("--netns", args->netns, "collect from the network namespace /run/netns/NAME (needs root)");
+  cmd->add_option("--interval", args->interval, "seconds between the two counter samples; 0 for one sample")
+      ->capture_default_str();
+  return {cmd, [args] { return run_collect(*args); }};
+}
+
+}  // namespace synscope::cli
