@@ -127,13 +127,7 @@ TEST(CliErrors, OneLineAndExitStatus2) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
-    auto r = synscope(c.args, dir);
-    EXPECT_EQ(r.exit_status, 2) << r.out << r.err;
-    EXPECT_TRUE(r.out.empty()) << r.out;
-    auto lines = split_lines(r.err);
-    ASSERT_EQ(lines.size(), 1u) << r.err;
-    EXPECT_EQ(lines[0].rfind("synscope: ", 0), 0u) << lines[0];
-    EXPECT_NE(lines[0].find(c.message), std::string::npos) << lines[0];
+    testing::expect_one_line_error(synscope(c.args, dir), c.message);
   }
 }
 

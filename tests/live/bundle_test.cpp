@@ -27,12 +27,7 @@ testing::CommandResult doctor_from(const std::string& path, const TempDir& dir) 
   return testing::run_command(testing::synscope_binary() + " doctor --from " + quoted(path), dir);
 }
 
-void expect_one_line_error(const testing::CommandResult& r, const std::string& contains) {
-  EXPECT_EQ(r.exit_status, 2) << r.out << r.err;
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-  EXPECT_NE(r.err.find(contains), std::string::npos) << r.err;
-  EXPECT_EQ(r.err.rfind("synscope: ", 0), 0u) << r.err;
-}
+using testing::expect_one_line_error;
 
 TEST(Bundle, CollectThenDoctorFromRoundTrips) {
   TempDir dir;

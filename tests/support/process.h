@@ -1,6 +1,7 @@
 #pragma once
 // Test support shared by every test area: temporary directories and running real programs
 // (tcpdump, tshark, the synscope binary) with their exit status, stdout and stderr.
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -76,6 +77,17 @@ inline std::vector<std::string> split_lines(const std::string& text) {
 
 inline bool have_tool(const char* name) {
   return std::system((std::string("command -v ") + name + " >/dev/null 2>&1").c_str()) == 0;
+}
+
+// Bad input must give exit status 2, nothing on stdout and exactly one line on stderr, starting
+// "synscope: " and containing `message` (the front-ends' contract for every subcommand).
+inline void expect_one_line_error(const CommandResult& r, const std::string& message) {
+  EXPECT_EQ(r.exit_status, 2) << r.out << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  auto lines = split_lines(r.err);
+  ASSERT_EQ(lines.size(), 1u) << r.err;
+  EXPECT_EQ(lines[0].rfind("synscope: ", 0), 0u) << lines[0];
+  EXPECT_NE(lines[0].find(message), std::string::npos) << lines[0];
 }
 
 // The synscope binary built with the tests, and the source tree.
