@@ -156,7 +156,12 @@ void LabTopology::apply_sysctls(const sim::Scenario& sc, const sim::HostSpec& h)
         throw LabUnavailable(fmt::format("host {}: the scenario sets {}={}, but {}; the scenario depends on it "
                                          "(add it to [lab] without = [...] to run without it)",
                                          h.name, a.name, a.value, what));
-      notes_.push_back(fmt::format("host {}: {}: the lab runs without {}={}.", h.name, what, a.name, a.value));
+      std::string consequence;
+      if (a.name == "tcp_tw_recycle" && a.value != 0)
+        consequence = " So there is no per-host PAWS check on SYNs (§7.7): nothing compares a SYN's TSval with an "
+                      "earlier connection's from the same address, and a SYN from behind a NAT is not dropped for a TS "
+                      "clock that is behind (the seed's drop needs tcp_tw_recycle=1, kernels before 4.12).";
+      notes_.push_back(fmt::format("host {}: {}: the lab runs without {}={}.{}", h.name, what, a.name, a.value, consequence));
     }
     sysctls_.push_back(std::move(a));
   }

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "analyze/analysis.h"
+#include "capture/capture_reader.h"
 #include "lab/netns.h"
 #include "support/process.h"
 
@@ -159,6 +160,72 @@ TEST(Lab, ListenZeroAdmitsOneAgreesAndAnalyzeFindsIt_S6_1) {
   auto a = analyze::analyze_file(run.pcap);
   EXPECT_EQ(cause_attempts(a, analyze::CauseKind::AcceptQueueFull), 1u);
   EXPECT_EQ(a.outcomes[static_cast<std::size_t>(analyze::Outcome::Established)], 1u);
+}
+
+// An attempt row "client start established established SYNs dropped ok" of a lab report.
+bool attempt_established_on_both_sides(const std::string& out, const std::string& client) {
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string c, start, lab, model, syns, dropped, check;
+    if (f >> c >> start >> lab >> model >> syns >> dropped >> check && c == client && lab == "established" &&
+        model == "established" && check == "ok")
+      return true;
+  }
+  return false;
+}
+
+// Source addresses of the SYNs to `dport` in a capture, one entry per SYN transmission.
+std::vector<std::string> syn_sources(const std::string& pcap, std::uint16_t dport) {
+  std::vector<std::string> out;
+  auto reader = capture::CaptureReader::open(pcap);
+  capture::CaptureItem item;
+  while (reader.next(item))
+    if (item.kind == capture::CaptureItem::Kind::Tcp && item.tcp.is_syn() && item.tcp.dst.port == dport)
+      out.push_back(item.tcp.src.addr.str());
+  return out;
+}
+
+// The seed's experiment 3 on 6.18, through the nft NAT path: the server closes first, then the two
+// clients behind the NAT connect. No tcp_tw_recycle since 4.12 (§7.7), so no per-host PAWS drop.
+TEST(Lab, SeedNatServerCloseConnectsOnThisKernel_S7_7_S17) {
+  SKIP_UNLESS_LAB();
+  testing::TempDir dir;
+  auto run = run_lab("seed-nat-server-close", dir);
+  ASSERT_EQ(run.result.exit_status, 0) << run.result.out << run.result.err;
+  EXPECT_NE(run.result.out.find("the model agrees with the kernel"), std::string::npos) << run.result.out;
+  // The lab says why there is no drop: the sysctl is gone, and with it the per-host PAWS check.
+  EXPECT_NE(run.result.out.find("tcp_tw_recycle does not exist on this kernel (removed in 4.12"), std::string::npos)
+      << run.result.out;
+  EXPECT_NE(run.result.out.find("no per-host PAWS check on SYNs (§7.7)"), std::string::npos) << run.result.out;
+  EXPECT_TRUE(attempt_established_on_both_sides(run.result.out, "client1")) << run.result.out;
+  EXPECT_TRUE(attempt_established_on_both_sides(run.result.out, "client2")) << run.result.out;
+  EXPECT_TRUE(counter_row(run.result.out, "server", "TcpExtPAWSPassive").empty()) << run.result.out;
+  auto a = analyze::analyze_file(run.pcap);
+  EXPECT_EQ(a.failed, 0u);
+  EXPECT_EQ(a.outcomes[static_cast<std::size_t>(analyze::Outcome::Established)], 3u);  // the server's own + 2 clients
+  // Both clients' SYNs reach the server from the NAT box's address (DNAT + SNAT in the NAT namespace).
+  EXPECT_EQ(syn_sources(run.pcap, 19090), (std::vector<std::string>{"10.85.3.51", "10.85.3.51"}));
+}
+
+// §7.7, §8, §17: three clients behind one NAT address, three connections each. This kernel's TS offset
+// is per 4-tuple (165573e41f2f backported), so every connection is its own TS clock at the server.
+TEST(Lab, NatTsClocksOneClockPerConnection_S7_7_S8_S17) {
+  SKIP_UNLESS_LAB();
+  testing::TempDir dir;
+  auto run = run_lab("nat-ts-clocks", dir);
+  ASSERT_EQ(run.result.exit_status, 0) << run.result.out << run.result.err;
+  EXPECT_EQ(counter_row(run.result.out, "server", "TcpPassiveOpens"), (std::vector<std::string>{"9", "9", "ok"}))
+      << run.result.out;
+  EXPECT_EQ(syn_sources(run.pcap, 8080), std::vector<std::string>(9, "192.0.2.1"));
+  auto a = analyze::analyze_file(run.pcap);
+  EXPECT_EQ(a.failed, 0u);
+  ASSERT_EQ(a.clocks.size(), 1u);
+  EXPECT_EQ(a.clocks[0].addr.str(), "192.0.2.1");
+  EXPECT_EQ(a.clocks[0].attempts, 9u);
+  EXPECT_GE(a.clocks[0].clock_count, 2u);
+  EXPECT_EQ(a.clocks[0].clock_count, 9u);  // not 3 (one per client, as with per-host-pair offsets)
 }
 
 TEST(Lab, InterruptedRunLeavesNothingBehind) {
