@@ -667,12 +667,12 @@ struct AttemptTracker::Impl {
       a.synack->cookie = true;
       a.synack->cookie_by_ts_bits = true;
     }
-    // §10 / §5.3: a request re-sends its SYN-ACK until ACKed (1 s, 3 s, …); a cookie has no request,
+    // §10 / §5.3: a request re-sends its SYN-ACK until ACKed (after 1 s, 3 s, …); a cookie has no request,
     // so its SYN-ACK goes out once. One such is a lost request or synack_retries=0; four in a row on a
     // port, each within 10 s of the last, is a port sending cookies (the sign that still works on
     // 4.12+, where the TS offset hides the TSval bits: docs/kernel-notes.md #6).
     if (a.outcome == Outcome::SynAckUnacked && !f.client_reset && a.synack_count == 1 && !a.synack->cookie &&
-        now - ns(a.synack->at) >= 3'000'000'000LL) {
+        now - ns(a.synack->at) >= 1'500'000'000LL) {  // a request's first re-send is due after 1 s (§5.3)
       Port& p = ports[f.port];
       const std::int64_t at = ns(a.synack->at);
       p.unresent_run = at - p.last_unresent <= opt.near.count() ? p.unresent_run + 1 : 1;
