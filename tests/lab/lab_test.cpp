@@ -318,5 +318,26 @@ TEST(Lab, MissingSysctlTheScenarioNeedsIsRefused_S7_7) {
   EXPECT_NE(r.err.find("tcp_tw_recycle does not exist on this kernel (removed in 4.12"), std::string::npos) << r.err;
 }
 
+// The lab's traffic never leaves its namespaces: while the most outgoing scenario runs (a flood from
+// spoofed sources, and SYN-ACKs back to them), a capture on every interface of the caller's own
+// namespace sees none of the lab's addresses.
+TEST(Lab, TrafficNeverLeavesItsNamespaces) {
+  SKIP_UNLESS_LAB();
+  if (!testing::have_tool("tcpdump")) GTEST_SKIP() << "needs tcpdump";
+  testing::TempDir dir;
+  const std::string seen = dir.file("root.txt");
+  // tcpdump in the root namespace, for longer than the run; -l so each packet line is written at once.
+  const std::string watch = "timeout 12 tcpdump -i any -nn -l 'net 192.0.2.0/24 or net 198.51.100.0/24' > '" + seen +
+                            "' 2>'" + dir.file("tcpdump.err") + "' & sleep 1; " + testing::synscope_binary() + " lab syn-flood-no-cookies -o '" +
+                            dir.file("out") + "' > /dev/null; wait";
+  auto r = testing::run_command(watch, dir);
+  EXPECT_TRUE(std::filesystem::exists(dir.file("out/server.pcap")));
+  // The watcher really ran (it says so on stderr) ...
+  EXPECT_NE(testing::read_file(dir.file("tcpdump.err")).find("listening on any"), std::string::npos);
+  // ... and saw nothing of the lab's.
+  const std::string text = testing::read_file(seen);
+  EXPECT_EQ(text.find(" IP "), std::string::npos) << "lab packets seen outside the lab's namespaces:\n" << text;
+}
+
 }  // namespace
 }  // namespace synscope
