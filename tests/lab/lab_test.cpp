@@ -282,13 +282,15 @@ port = 80
     std::ofstream f(dir.file("bad.toml"));
     f << toml;
   }
-  auto before = lab::leftover_lab_netns(true);
-  auto r = testing::run_command(testing::synscope_binary() + " lab " + dir.file("bad.toml"), dir);
+  // `exec` keeps the shell's pid for synscope, so its namespaces would be named syn-<that pid>-…
+  // (other lab tests may be running in parallel: look only at this run's).
+  auto r = testing::run_command("echo $$; exec " + testing::synscope_binary() + " lab " + dir.file("bad.toml"), dir);
+  const pid_t pid = static_cast<pid_t>(std::stol(r.out));
   EXPECT_EQ(r.exit_status, 2) << r.out << r.err;
   EXPECT_NE(r.err.find("tcp_syncookies=9 out of range"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("checked before building anything"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("building"), r.err.find("building anything")) << r.err;  // no "building N namespaces" step
-  EXPECT_EQ(lab::leftover_lab_netns(true), before);
+  EXPECT_TRUE(lab_netns_of(pid).empty());
 }
 
 TEST(Lab, RunFailingHalfWayLeavesNothingBehind) {
@@ -297,12 +299,13 @@ TEST(Lab, RunFailingHalfWayLeavesNothingBehind) {
   // The capture file cannot be written (a directory is in its place): the namespaces are built, the
   // capture child fails, the run fails and must still remove them.
   std::filesystem::create_directories(dir.file("out/server.pcap"));
-  auto before = lab::leftover_lab_netns(true);
-  auto r = testing::run_command(testing::synscope_binary() + " lab no-listener -o " + dir.file("out"), dir);
+  // As above: this run's namespaces are syn-<pid>-…, whatever other lab tests run meanwhile.
+  auto r = testing::run_command("echo $$; exec " + testing::synscope_binary() + " lab no-listener -o " + dir.file("out"), dir);
+  const pid_t pid = static_cast<pid_t>(std::stol(r.out));
   EXPECT_EQ(r.exit_status, 1) << r.out << r.err;
   EXPECT_NE(r.err.find("building"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("server.pcap"), std::string::npos) << r.err;
-  EXPECT_EQ(lab::leftover_lab_netns(true), before);
+  EXPECT_TRUE(lab_netns_of(pid).empty());
 }
 
 TEST(Lab, MissingSysctlTheScenarioNeedsIsRefused_S7_7) {
