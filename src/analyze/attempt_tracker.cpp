@@ -9,6 +9,7 @@
 
 #include "analyze/hash_index.h"
 #include "analyze/schedule.h"
+#include "core/ipv4.h"
 #include "core/seq.h"
 
 namespace synscope::analyze {
@@ -19,14 +20,8 @@ using capture::CaptureItem;
 using capture::IcmpKind;
 using capture::PacketRecord;
 
-constexpr std::uint64_t mix(std::uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  x ^= x >> 33;
-  return x;
-}
+// The core's splitmix64 finaliser (core/ipv4.h) hashes keys here too.
+constexpr auto mix = [](std::uint64_t x) { return mix64(x); };
 
 std::uint64_t addr_hash(const IpAddress& a) {
   std::uint64_t hi, lo;
