@@ -121,7 +121,6 @@ struct Attempt {
   std::uint32_t rsts = 0;             // RSTs from the server in answer to a SYN of this attempt
   Outcome outcome = Outcome::Unanswered;
   bool retried = false;              // at least one SYN retransmission (not counting duplicates)
-  bool one_sided_hint = false;
   std::vector<Cause> causes;         // ranked, most likely first; empty for attempts that just worked
 
   // The half-open requests and recent overload signs on the server's port when the SYNs came

@@ -110,16 +110,12 @@ struct Flow {
   bool closed() const { return reset || (client_fin && server_fin); }
 };
 
-struct ClockState {
-  TsClock c;
-};
 struct ClientClocks {
   IpAddress addr;
-  std::vector<ClockState> clocks;
+  std::vector<TsClock> clocks;
   std::uint32_t clock_count = 0;
   std::uint32_t attempts = 0;
   std::int64_t last_at = 0;
-  bool queued = false;
 };
 
 }  // namespace
@@ -695,29 +691,29 @@ struct AttemptTracker::Impl {
       clock_expiry.push_back({t + 2 * opt.dedupe_window.count(), key});
     }
     if (new_attempt) ++cc.attempts;
-    ClockState* match = nullptr;
-    for (ClockState& s : cc.clocks) {
-      if (on_clock(s.c, t, tsval)) {
-        match = &s;
+    TsClock* match = nullptr;
+    for (TsClock& c : cc.clocks) {
+      if (on_clock(c, t, tsval)) {
+        match = &c;
         break;
       }
     }
     if (!match) {
-      ClockState fresh;
-      fresh.c.first_at = fresh.c.last_at = WallTime{t};
-      fresh.c.first_tsval = fresh.c.last_tsval = tsval;
+      TsClock fresh;
+      fresh.first_at = fresh.last_at = WallTime{t};
+      fresh.first_tsval = fresh.last_tsval = tsval;
       ++cc.clock_count;
       if (cc.clocks.size() < ClockFinding::kMaxClocks) {
         cc.clocks.push_back(fresh);
         match = &cc.clocks.back();
       } else {
         auto oldest = std::min_element(cc.clocks.begin(), cc.clocks.end(),
-                                       [](const ClockState& x, const ClockState& y) { return x.c.last_at.unix_ns < y.c.last_at.unix_ns; });
+                                       [](const TsClock& x, const TsClock& y) { return x.last_at.unix_ns < y.last_at.unix_ns; });
         *oldest = fresh;
         match = &*oldest;
       }
     } else {
-      TsClock& c = match->c;
+      TsClock& c = *match;
       const double span = static_cast<double>(t - c.first_at.unix_ns) / 1e9;
       if (span >= 0.5) c.rate_hz = static_cast<double>(s32_diff(tsval, c.first_tsval)) / span;
       if (t >= c.last_at.unix_ns) {
@@ -725,7 +721,7 @@ struct AttemptTracker::Impl {
         c.last_tsval = tsval;
       }
     }
-    if (new_attempt) ++match->c.attempts;
+    if (new_attempt) ++match->attempts;
   }
 
   // Does (t, tsval) continue clock c? TSvals advance at 1 kHz (≥ 4.13 and HZ=1000), 250/100 Hz
@@ -750,7 +746,7 @@ struct AttemptTracker::Impl {
     f.addr = cc.addr;
     f.attempts = cc.attempts;
     f.clock_count = cc.clock_count;
-    for (const auto& s : cc.clocks) f.clocks.push_back(s.c);
+    f.clocks = cc.clocks;
     std::sort(f.clocks.begin(), f.clocks.end(),
               [](const TsClock& x, const TsClock& y) { return x.first_at.unix_ns < y.first_at.unix_ns; });
     return f;

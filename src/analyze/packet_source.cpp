@@ -14,22 +14,11 @@ namespace synscope::analyze {
 
 namespace {
 
-// Binary captures and the compressions CaptureReader opens, by their first bytes.
+// Binary captures and the compressions CaptureReader opens or explains, by their first bytes; NUL
+// bytes also mean "not text" (CaptureReader then names what it is not).
 bool looks_binary(const unsigned char* m, std::size_t n) {
-  if (n >= 2 && m[0] == 0x1f && m[1] == 0x8b) return true;                                  // gzip
-  if (n >= 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd) return true;  // zstd
-  if (n < 4) return false;
-  const std::uint32_t be = (std::uint32_t{m[0]} << 24) | (std::uint32_t{m[1]} << 16) | (std::uint32_t{m[2]} << 8) | m[3];
-  switch (be) {
-    case 0xa1b2c3d4: case 0xd4c3b2a1: case 0xa1b23c4d: case 0x4d3cb2a1:  // pcap (µs/ns, either order)
-    case 0xa1b2cd34: case 0x34cdb2a1:                                    // pcap, Kuznetzov's variant
-    case 0x0a0d0d0a:                                                     // pcapng
-    case 0xfd377a58: case 0x425a6839:                                    // xz, bzip2: CaptureReader explains
-      return true;
-    default:
-      break;
-  }
-  return std::memchr(m, 0, n) != nullptr;  // NUL bytes: not text; let CaptureReader name it
+  const std::string_view head(reinterpret_cast<const char*>(m), n);
+  return capture::capture_magic(head).has_value() || head.find('\0') != std::string_view::npos;
 }
 
 // Standard input after its first bytes were read to sniff it: a FILE* that gives those bytes back

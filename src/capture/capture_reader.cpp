@@ -1336,4 +1336,19 @@ std::string CaptureReader::link_type_name() const { return dlt_name(impl_->dlt);
 const std::string& CaptureReader::name() const { return impl_->name; }
 std::string CaptureReader::format() const { return impl_->format; }
 
+std::optional<std::string_view> capture_magic(std::string_view head) {
+  const auto is = [&](std::string_view m) { return head.starts_with(m); };
+  using namespace std::string_view_literals;
+  // pcap in either byte order, µs or ns resolution, and Kuznetzov's modified format.
+  if (is("\xd4\xc3\xb2\xa1"sv) || is("\xa1\xb2\xc3\xd4"sv) || is("\x4d\x3c\xb2\xa1"sv) || is("\xa1\xb2\x3c\x4d"sv) ||
+      is("\xa1\xb2\xcd\x34"sv) || is("\x34\xcd\xb2\xa1"sv))
+    return "pcap file header";
+  if (is("\x0a\x0d\x0d\x0a"sv)) return "pcapng file header";
+  if (is("\x1f\x8b"sv)) return "gzip header";
+  if (is("\x28\xb5\x2f\xfd"sv)) return "zstd header";
+  if (is("\xfd" "7zX"sv)) return "xz header";
+  if (is("BZh"sv)) return "bzip2 header";
+  return std::nullopt;
+}
+
 }  // namespace synscope::capture

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,6 +54,11 @@ enum class TunnelKind : std::uint8_t {
 constexpr std::size_t kTunnelKindCount = 8;
 // "GRE", "GRE (Ethernet bridging)", "ERSPAN", "802.11 in GRE", "IP-in-IP", "VXLAN", "Geneve".
 std::string_view tunnel_name(TunnelKind kind);
+
+// What a file starting with `head` is, when it is a capture or a compressed file that
+// CaptureReader opens or explains ("pcap file header", "pcapng file header", "gzip header",
+// "zstd header", "xz header", "bzip2 header"); nullopt for anything else (e.g. tcpdump text).
+std::optional<std::string_view> capture_magic(std::string_view head);
 
 // One thing the reader found: a TCP segment or an ICMP error quoting a TCP header.
 struct CaptureItem {

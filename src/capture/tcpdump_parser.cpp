@@ -1,5 +1,7 @@
 #include "capture/tcpdump_parser.h"
 
+#include "capture/capture_reader.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -607,20 +609,6 @@ void TcpdumpTextParser::throw_binary(std::string_view detail) const {
   throw UsageError(fmt::format("{}: looks like a binary capture, not tcpdump text ({})", source(), detail));
 }
 
-namespace {
-// The magic bytes of binary formats people hand over instead of text.
-std::optional<std::string_view> binary_magic(std::string_view head) {
-  const auto is = [&](std::string_view m) { return head.starts_with(m); };
-  using namespace std::string_view_literals;
-  if (is("\xd4\xc3\xb2\xa1"sv) || is("\xa1\xb2\xc3\xd4"sv) || is("\x4d\x3c\xb2\xa1"sv) || is("\xa1\xb2\x3c\x4d"sv))
-    return "pcap file header";
-  if (is("\x0a\x0d\x0d\x0a"sv)) return "pcapng file header";
-  if (is("\x1f\x8b"sv)) return "gzip header";
-  if (is("\x28\xb5\x2f\xfd"sv)) return "zstd header";
-  return std::nullopt;
-}
-}  // namespace
-
 void TcpdumpTextParser::skip(std::uint64_t line_no, std::string_view text, std::string reason) {
   auto& st = capture_.stats;
   ++st.skipped_lines;
@@ -633,7 +621,7 @@ void TcpdumpTextParser::feed_line(std::string_view line) {
   ++line_no_;
   ++capture_.stats.lines;
   if (line_no_ == 1)
-    if (auto magic = binary_magic(line)) throw_binary(*magic);
+    if (auto magic = capture_magic(line)) throw_binary(*magic);
   if (line.find('\0') != std::string_view::npos) throw_binary(fmt::format("NUL bytes in line {}", line_no_));
   if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -1044,7 +1032,7 @@ TextCapture TcpdumpTextParser::parse_file(const std::string& path, TextParseOpti
   TcpdumpTextParser parser(std::move(options));
   char head[4] = {};
   in.read(head, sizeof head);
-  if (auto magic = binary_magic(std::string_view(head, static_cast<std::size_t>(in.gcount()))))
+  if (auto magic = capture_magic(std::string_view(head, static_cast<std::size_t>(in.gcount()))))
     parser.throw_binary(*magic);
   in.clear();
   in.seekg(0);

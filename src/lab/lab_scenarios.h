@@ -1,17 +1,16 @@
 #pragma once
-// The lab scenarios shipped in scenarios/lab/*.toml, embedded at build time
-// (cmake/embed_lab_scenarios.cmake) so that `synscope lab NAME` works without the source tree.
+// The lab scenarios shipped in scenarios/lab/*.toml, embedded at build time (cmake/embed_scenarios.cmake,
+// like the simulator's built-in ones) so that `synscope lab NAME` works without the source tree.
 #include <string_view>
 #include <vector>
 
+#include "sim/builtin_scenarios.h"
+
 namespace synscope::lab {
 
-struct LabScenarioText {
-  std::string_view name;  // file stem
-  std::string_view toml;
-};
+using LabScenarioText = sim::BuiltinScenario;
 
 const std::vector<LabScenarioText>& lab_scenarios();
-const LabScenarioText* find_lab_scenario(std::string_view name);
+inline const LabScenarioText* find_lab_scenario(std::string_view name) { return sim::find_scenario(lab_scenarios(), name); }
 
 }  // namespace synscope::lab

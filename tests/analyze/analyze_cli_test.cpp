@@ -102,6 +102,10 @@ TEST(AnalyzeCli, UnreadableInputIsExitTwoWithOneLine) {
     EXPECT_EQ(split_lines(r.err).size(), 1u) << args << ": " << r.err;
     EXPECT_TRUE(r.out.empty()) << args;
   }
+  // An xz-compressed capture is recognised by its magic bytes and explained, not parsed as text.
+  std::ofstream(dir.file("t.pcap.xz"), std::ios::binary) << std::string("\xfd" "7zXZ\0\0", 8);
+  const auto xz = synscope("analyze '" + dir.file("t.pcap.xz") + "'", dir);
+  testing::expect_one_line_error(xz, "xz-compressed");
   std::ofstream(dir.file("junk.txt")) << "this is not a capture\nnor tcpdump output\n";
   const auto junk = synscope("analyze '" + dir.file("junk.txt") + "'", dir);
   EXPECT_EQ(junk.exit_status, 2);
