@@ -56,17 +56,12 @@ int run_analyze(const AnalyzeArgs& a) {
 
   analyze::AnalysisOptions opt;
   opt.keep_all = a.all;
-  const analyze::AddressNamer plain = [](const capture::IpAddress& x) { return x.str(); };
   std::string csv_buffer;
+  // Built once: the source already knows the host names of a tcpdump text input.
+  const analyze::AddressNamer namer = [&source](const capture::IpAddress& x) { return source.display(x); };
   if (a.csv) {
     std::fputs(analyze::csv_header().c_str(), stdout);
-    const auto* names = source.host_names();
-    opt.on_attempt = [&, names](const analyze::Attempt& at) {
-      const analyze::AddressNamer namer = [names](const capture::IpAddress& x) {
-        if (names)
-          if (auto it = names->find(x); it != names->end()) return it->second;
-        return x.str();
-      };
+    opt.on_attempt = [&](const analyze::Attempt& at) {
       csv_buffer += analyze::csv_row(at, namer);
       if (csv_buffer.size() > (1 << 16)) {
         std::fwrite(csv_buffer.data(), 1, csv_buffer.size(), stdout);

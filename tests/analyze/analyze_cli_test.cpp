@@ -123,12 +123,6 @@ TEST(AnalyzeCli, TruncatedCaptureReportsWhatWasReadAndWhereItStopped) {
   EXPECT_NE(r.err.find("truncated at frame"), std::string::npos) << r.err;  // … and where it stopped
 }
 
-}  // namespace
-}  // namespace synscope
-
-namespace synscope {
-namespace {
-
 // A live capture on loopback: a connection to a port nobody listens on is refused, and analyze says so.
 TEST(AnalyzeCli, LiveCaptureOnLoopbackSeesARefusal) {
   if (geteuid() != 0) GTEST_SKIP() << "live capture needs root";
