@@ -8,6 +8,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   tcpdump tshark zstd
   iproute2 nftables
+  clang libbpf-dev bpftool
 )
 missing=()
 for p in "${packages[@]}"; do

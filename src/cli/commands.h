@@ -16,5 +16,6 @@ Command add_replay_command(CLI::App& app);   // replay_command.cpp
 Command add_lab_command(CLI::App& app);      // lab_command.cpp
 Command add_doctor_command(CLI::App& app);   // doctor_command.cpp
 Command add_collect_command(CLI::App& app);  // doctor_command.cpp
+Command add_trace_command(CLI::App& app);    // trace_command.cpp
 
 }  // namespace synscope::cli

@@ -1,0 +1,368 @@
+// SPDX-License-Identifier: GPL-2.0
+/* synscope trace: the kernel side. Three programs:
+ *  - syn_ingress (TC clsact ingress): for each inbound SYN, find the socket it will hit with
+ *    bpf_skc_lookup_tcp (the lookup tcp_v4_rcv does next, §2) and read the listener's queues
+ *    (A, B, Q, young: §6) before the kernel decides; for a final ACK of a handshake we saw
+ *    answered, read the same numbers through the request's listener (§5.1 step 7).
+ *  - syn_egress (TC clsact egress): what actually leaves: SYN-ACK (from a request, or a cookie
+ *    SYN-ACK with no request behind it, §10) or RST.
+ *  - synack_retrans (raw tracepoint tcp_retransmit_synack): the SYN-ACK timer (§5.3), which is
+ *    what follows a final ACK dropped on a full accept queue (§5.2).
+ * No decision is made here: userspace applies the model's rules to the numbers (model::decide_syn).
+ * fentry/kprobes would see the decision itself; on kernels that refuse them (§17) this is the path. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+#include "syn_trace_event.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define TC_ACT_OK 0
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define IPPROTO_TCP_ 6
+#define TCPF_FIN 0x01
+#define TCPF_SYN 0x02
+#define TCPF_RST 0x04
+#define TCPF_ACK 0x10
+#define AF_INET_ 2
+#define AF_INET6_ 10
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 1 << 20);
+} events SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct syn_trace_config);
+} trace_config SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, SYN_TRACE_STAT_COUNT);
+  __type(key, __u32);
+  __type(value, __u64);
+} stats SEC(".maps");
+
+/* Handshakes whose SYN-ACK we saw leave: only their ACKs are worth a socket lookup, so an
+ * established connection's data costs one hash probe, not a lookup. */
+struct handshake_key {
+  __u8 peer[16];
+  __u8 local[16];
+  __u16 peer_port, local_port;
+};
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, struct handshake_key);
+  __type(value, __u8);
+} handshakes SEC(".maps");
+
+static __always_inline void stat_add(__u32 which) {
+  __u64 *v = bpf_map_lookup_elem(&stats, &which);
+  if (v) *v += 1;
+}
+
+static __always_inline struct syn_trace_config *get_config(void) {
+  __u32 zero = 0;
+  return bpf_map_lookup_elem(&trace_config, &zero);
+}
+
+/* One parsed TCP segment: addresses as on the wire. */
+struct segment {
+  __u8 family;
+  __u8 flags;
+  __u8 has_ts;
+  __u8 saddr[16], daddr[16];
+  __u16 sport, dport; /* network order */
+  __u32 seq, ack_seq, tsval;
+  struct bpf_sock_tuple tuple; /* inbound orientation: src = peer */
+  __u32 tuple_len;
+};
+
+/* Scratch space for the TCP options: a map value, because the option walk reads at offsets
+ * the verifier cannot pin down, which it allows in a map value but not on the stack. */
+struct options_buf {
+  __u8 b[128]; /* indices are masked to 6 bits (+3): every read stays in bounds */
+};
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct options_buf);
+} options_scratch SEC(".maps");
+
+/* idx & 63, done in the register the load uses: clang would otherwise drop a mask it can prove
+ * redundant from an earlier bounds check, which the verifier tracked on another register. */
+static __always_inline __u32 mask63(__u32 idx) {
+  asm volatile("%[v] &= 0x3f" : [v] "+r"(idx));
+  return idx;
+}
+
+/* TSval from the TCP options (RFC 7323 kind 8), if present. Bounded walk over at most 40 bytes. */
+static __always_inline void parse_ts(struct __sk_buff *skb, __u32 opt_off, __u32 opt_len, struct segment *s) {
+  __u32 zero = 0;
+  struct options_buf *o = bpf_map_lookup_elem(&options_scratch, &zero);
+  if (!o || opt_len == 0 || opt_len > 40) return;
+  /* (n - 1) & 63 + 1 keeps the verifier's range at [1, 64] for n in [1, 40]. */
+  if (bpf_skb_load_bytes(skb, opt_off, o->b, ((opt_len - 1) & 0x3f) + 1) < 0) return;
+  __u32 i = 0;
+  for (int n = 0; n < 20; n++) {
+    if (i >= opt_len || i >= 40) return;
+    __u8 kind = o->b[mask63(i)];
+    if (kind == 0) return;
+    if (kind == 1) { i++; continue; }
+    __u8 len = o->b[mask63(i + 1)];
+    if (len < 2) return;
+    if (kind == 8 && len == 10 && i + 10 <= opt_len) {
+      __u32 j = mask63(i + 2);
+      s->tsval = ((__u32)o->b[j] << 24) | ((__u32)o->b[j + 1] << 16) | ((__u32)o->b[j + 2] << 8) | (__u32)o->b[j + 3];
+      s->has_ts = 1;
+      return;
+    }
+    i += len;
+  }
+}
+
+static __always_inline int parse_segment(struct __sk_buff *skb, struct segment *s) {
+  __u32 l4 = 0;
+  if (skb->protocol == bpf_htons(ETH_P_IP)) {
+    struct iphdr ip;
+    if (bpf_skb_load_bytes(skb, 14, &ip, sizeof(ip)) < 0) return -1;
+    if (ip.protocol != IPPROTO_TCP_ || ip.ihl < 5) return -1;
+    if (ip.frag_off & bpf_htons(0x3fff)) return -1; /* fragments: not a SYN we can read */
+    s->family = 4;
+    __builtin_memcpy(s->saddr, &ip.saddr, 4);
+    __builtin_memcpy(s->daddr, &ip.daddr, 4);
+    l4 = 14 + ip.ihl * 4;
+  } else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+    struct ipv6hdr ip6;
+    if (bpf_skb_load_bytes(skb, 14, &ip6, sizeof(ip6)) < 0) return -1;
+    if (ip6.nexthdr != IPPROTO_TCP_) return -1; /* extension headers: not followed */
+    s->family = 6;
+    __builtin_memcpy(s->saddr, &ip6.saddr, 16);
+    __builtin_memcpy(s->daddr, &ip6.daddr, 16);
+    l4 = 14 + sizeof(ip6);
+  } else {
+    return -1;
+  }
+  struct tcphdr th;
+  if (bpf_skb_load_bytes(skb, l4, &th, sizeof(th)) < 0) return -1;
+  s->sport = th.source;
+  s->dport = th.dest;
+  s->seq = bpf_ntohl(th.seq);
+  s->ack_seq = bpf_ntohl(th.ack_seq);
+  __u8 b13 = 0;
+  if (bpf_skb_load_bytes(skb, l4 + 13, &b13, 1) < 0) return -1;
+  s->flags = b13;
+  __u32 doff = th.doff * 4;
+  if (doff > 20 && (s->flags & TCPF_SYN)) parse_ts(skb, l4 + 20, doff - 20, s);
+  return 0;
+}
+
+/* The lookup tuple for a segment travelling towards this host: src = peer. */
+static __always_inline void set_tuple(struct segment *s, const __u8 *peer, __u16 peer_port, const __u8 *local, __u16 local_port) {
+  if (s->family == 4) {
+    __builtin_memcpy(&s->tuple.ipv4.saddr, peer, 4);
+    __builtin_memcpy(&s->tuple.ipv4.daddr, local, 4);
+    s->tuple.ipv4.sport = peer_port;
+    s->tuple.ipv4.dport = local_port;
+    s->tuple_len = sizeof(s->tuple.ipv4);
+  } else {
+    __builtin_memcpy(s->tuple.ipv6.saddr, peer, 16);
+    __builtin_memcpy(s->tuple.ipv6.daddr, local, 16);
+    s->tuple.ipv6.sport = peer_port;
+    s->tuple.ipv6.dport = local_port;
+    s->tuple_len = sizeof(s->tuple.ipv6);
+  }
+}
+
+static __always_inline __u8 found_of(__u32 state) {
+  switch (state) {
+    case 1: return SYN_TRACE_FOUND_ESTABLISHED;
+    case 6: return SYN_TRACE_FOUND_TIME_WAIT;
+    case 10: return SYN_TRACE_FOUND_LISTEN;
+    case 12: return SYN_TRACE_FOUND_NEW_SYN_RECV;
+    default: return SYN_TRACE_FOUND_OTHER;
+  }
+}
+
+/* A, B, Q, young and the bound address of a listening socket (§6, §13). CO-RE reads: the
+ * request queue lives in inet_connection_sock, which tcp_sock embeds. */
+static __always_inline void read_listener(const struct sock *lsk, struct syn_trace_event *e) {
+  const struct inet_connection_sock *icsk = (const struct inet_connection_sock *)lsk;
+  e->accept_queue = BPF_CORE_READ(lsk, sk_ack_backlog);
+  e->backlog = BPF_CORE_READ(lsk, sk_max_ack_backlog);
+  e->syn_queue = BPF_CORE_READ(icsk, icsk_accept_queue.qlen.counter);
+  e->young = BPF_CORE_READ(icsk, icsk_accept_queue.young.counter);
+  e->listener_port = BPF_CORE_READ(lsk, __sk_common.skc_num);
+  if (BPF_CORE_READ(lsk, __sk_common.skc_family) == AF_INET6_) {
+    BPF_CORE_READ_INTO(&e->listener_addr, lsk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+  } else {
+    __u32 a = BPF_CORE_READ(lsk, __sk_common.skc_rcv_saddr);
+    __builtin_memcpy(e->listener_addr, &a, 4);
+  }
+  e->listener_known = 1;
+}
+
+static __always_inline void fill_common(struct syn_trace_event *e, __u8 kind, const struct segment *s, int inbound) {
+  e->ts_ns = bpf_ktime_get_ns();
+  e->kind = kind;
+  e->family = s->family;
+  e->tcp_flags = s->flags;
+  e->has_ts = s->has_ts;
+  e->tsval = s->tsval;
+  e->seq = s->seq;
+  e->ack_seq = s->ack_seq;
+  if (inbound) {
+    __builtin_memcpy(e->peer_addr, s->saddr, 16);
+    __builtin_memcpy(e->local_addr, s->daddr, 16);
+    e->peer_port = s->sport;
+    e->local_port = s->dport;
+  } else {
+    __builtin_memcpy(e->peer_addr, s->daddr, 16);
+    __builtin_memcpy(e->local_addr, s->saddr, 16);
+    e->peer_port = s->dport;
+    e->local_port = s->sport;
+  }
+}
+
+static __always_inline void key_of(struct handshake_key *k, const __u8 *peer, __u16 peer_port, const __u8 *local, __u16 local_port) {
+  __builtin_memcpy(k->peer, peer, 16);
+  __builtin_memcpy(k->local, local, 16);
+  k->peer_port = peer_port;
+  k->local_port = local_port;
+}
+
+SEC("tc")
+int syn_ingress(struct __sk_buff *skb) {
+  struct segment s = {};
+  if (parse_segment(skb, &s) < 0) return TC_ACT_OK;
+  if (!(s.flags & (TCPF_SYN | TCPF_ACK)) || (s.flags & TCPF_RST)) return TC_ACT_OK;
+  struct syn_trace_config *cfg = get_config();
+  if (cfg && cfg->port && s.dport != bpf_htons(cfg->port)) return TC_ACT_OK;
+
+  int is_syn = (s.flags & TCPF_SYN) && !(s.flags & TCPF_ACK);
+  if (!is_syn) {
+    if (s.flags & TCPF_SYN) return TC_ACT_OK; /* SYN-ACK: our own connect()s */
+    struct handshake_key k = {};
+    key_of(&k, s.saddr, s.sport, s.daddr, s.dport);
+    if (!bpf_map_lookup_elem(&handshakes, &k)) return TC_ACT_OK;
+  }
+  stat_add(SYN_TRACE_STAT_SEEN);
+
+  set_tuple(&s, s.saddr, s.sport, s.daddr, s.dport);
+  struct bpf_sock *sk = bpf_skc_lookup_tcp(skb, &s.tuple, s.tuple_len, BPF_F_CURRENT_NETNS, 0);
+  __u8 found = SYN_TRACE_FOUND_NONE;
+  struct syn_trace_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+  if (!e) {
+    stat_add(SYN_TRACE_STAT_LOST);
+    if (sk) bpf_sk_release(sk);
+    return TC_ACT_OK;
+  }
+  __builtin_memset(e, 0, sizeof(*e));
+  fill_common(e, is_syn ? SYN_TRACE_SYN_IN : SYN_TRACE_ACK_IN, &s, 1);
+  if (sk) {
+    found = found_of(sk->state);
+    if (found == SYN_TRACE_FOUND_LISTEN) {
+      struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+      if (tp) read_listener((const struct sock *)tp, e);
+    } else if (found == SYN_TRACE_FOUND_NEW_SYN_RECV) {
+      struct tcp_request_sock *treq = bpf_skc_to_tcp_request_sock(sk);
+      if (treq) {
+        const struct sock *lsk = BPF_CORE_READ(treq, req.req.__req_common.skc_listener);
+        if (lsk) read_listener(lsk, e);
+      }
+    }
+    bpf_sk_release(sk);
+  }
+  e->found = found;
+  if (!is_syn && found != SYN_TRACE_FOUND_NEW_SYN_RECV && found != SYN_TRACE_FOUND_LISTEN) {
+    /* The handshake is over (child created, or gone): forget it, report nothing. */
+    struct handshake_key k = {};
+    key_of(&k, s.saddr, s.sport, s.daddr, s.dport);
+    bpf_map_delete_elem(&handshakes, &k);
+    bpf_ringbuf_discard(e, 0);
+    return TC_ACT_OK;
+  }
+  bpf_ringbuf_submit(e, 0);
+  return TC_ACT_OK;
+}
+
+SEC("tc")
+int syn_egress(struct __sk_buff *skb) {
+  struct segment s = {};
+  if (parse_segment(skb, &s) < 0) return TC_ACT_OK;
+  int synack = (s.flags & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK);
+  int rst = (s.flags & TCPF_RST) != 0;
+  if (!synack && !rst) return TC_ACT_OK;
+  struct syn_trace_config *cfg = get_config();
+  if (cfg && cfg->port && s.sport != bpf_htons(cfg->port)) return TC_ACT_OK;
+  stat_add(SYN_TRACE_STAT_SEEN);
+
+  struct syn_trace_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+  if (!e) {
+    stat_add(SYN_TRACE_STAT_LOST);
+    return TC_ACT_OK;
+  }
+  __builtin_memset(e, 0, sizeof(*e));
+  fill_common(e, synack ? SYN_TRACE_SYNACK_OUT : SYN_TRACE_RST_OUT, &s, 0);
+  if (synack) {
+    /* A request in ehash behind this SYN-ACK means a queued request; only the listener means a
+     * cookie (§10: cookie mode keeps no request). */
+    set_tuple(&s, s.daddr, s.dport, s.saddr, s.sport);
+    struct bpf_sock *sk = bpf_skc_lookup_tcp(skb, &s.tuple, s.tuple_len, BPF_F_CURRENT_NETNS, 0);
+    if (sk) {
+      e->found = found_of(sk->state);
+      bpf_sk_release(sk);
+    }
+    struct handshake_key k = {};
+    key_of(&k, s.daddr, s.dport, s.saddr, s.sport);
+    __u8 one = 1;
+    bpf_map_update_elem(&handshakes, &k, &one, BPF_ANY);
+  }
+  bpf_ringbuf_submit(e, 0);
+  return TC_ACT_OK;
+}
+
+/* tcp:tcp_retransmit_synack(const struct sock *sk, const struct request_sock *req) */
+SEC("raw_tp/tcp_retransmit_synack")
+int BPF_PROG(synack_retrans, const struct sock *sk, const struct request_sock *req) {
+  struct syn_trace_config *cfg = get_config();
+  __u32 ino = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+  if (cfg && cfg->netns_ino && ino != cfg->netns_ino) return 0;
+  __u16 lport = BPF_CORE_READ(req, __req_common.skc_num);
+  if (cfg && cfg->port && lport != cfg->port) return 0;
+  struct syn_trace_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+  if (!e) {
+    stat_add(SYN_TRACE_STAT_LOST);
+    return 0;
+  }
+  __builtin_memset(e, 0, sizeof(*e));
+  e->ts_ns = bpf_ktime_get_ns();
+  e->kind = SYN_TRACE_SYNACK_RETRANS;
+  e->netns_ino = ino;
+  __u16 fam = BPF_CORE_READ(req, __req_common.skc_family);
+  if (fam == AF_INET6_) {
+    e->family = 6;
+    BPF_CORE_READ_INTO(&e->peer_addr, req, __req_common.skc_v6_daddr.in6_u.u6_addr8);
+    BPF_CORE_READ_INTO(&e->local_addr, req, __req_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+  } else {
+    e->family = 4;
+    __u32 d = BPF_CORE_READ(req, __req_common.skc_daddr);
+    __u32 l = BPF_CORE_READ(req, __req_common.skc_rcv_saddr);
+    __builtin_memcpy(e->peer_addr, &d, 4);
+    __builtin_memcpy(e->local_addr, &l, 4);
+  }
+  e->peer_port = BPF_CORE_READ(req, __req_common.skc_dport);
+  e->local_port = bpf_htons(lport);
+  read_listener(sk, e);
+  bpf_ringbuf_submit(e, 0);
+  return 0;
+}
