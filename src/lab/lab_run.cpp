@@ -259,6 +259,7 @@ LabReport run_lab(const sim::Scenario& scenario_in, const LabOptions& options) {
   report.notes = topo.notes();
   check_interrupted();
 
+  if (options.on_ready) options.on_ready(topo);
   std::map<std::string, model::CounterSet> before;
   for (const auto& h : sc.hosts) before[h.name] = read_counters(topo.netns_of(h.name));
 
@@ -301,6 +302,7 @@ LabReport run_lab(const sim::Scenario& scenario_in, const LabOptions& options) {
   // `synscope analyze`, like resets the scenario caused.
   for (auto& c : captures) c->signal(SIGTERM);
   for (auto& c : captures) c->finish();
+  if (options.on_captured) options.on_captured();
   std::vector<LabAttempt> lab_attempts;
   for (auto& c : apps) c->signal(SIGTERM);
   for (auto& c : apps) {

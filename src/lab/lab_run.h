@@ -16,9 +16,16 @@
 
 namespace synscope::lab {
 
+class LabTopology;
+
 struct LabOptions {
   std::string out_dir;  // captures (<capture>.pcap) go here; created if missing; required
   std::function<void(const std::string&)> progress;  // one line per step; may be empty
+  // Observers of the run (e.g. `synscope trace` attached in the server's namespace): called once
+  // the namespaces exist and before any application or capture starts, and once the captures have
+  // stopped while every namespace and socket still exists. Either may be empty.
+  std::function<void(const LabTopology&)> on_ready;
+  std::function<void()> on_captured;
 };
 
 // What the server-side capture shows of one attempt's SYNs (§9: the client keeps the ISN).

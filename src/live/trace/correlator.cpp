@@ -237,6 +237,9 @@ void Correlator::observe(const TraceEndpoint& peer, const TraceEndpoint& local, 
   // retransmission, or a final ACK before the client's re-ACK).
   for (auto it = pending_.rbegin(); it != pending_.rend(); ++it) {
     if (it->peer != peer || it->local != local || it->at_ns > at_ns) continue;
+    // Outside the segment's window the answer is not its answer (e.g. the SYN-ACK timer firing
+    // a second after a dropped final ACK, §5.3), however late the records are read.
+    if (at_ns - it->at_ns > window_ns_) return;
     if (it->observed != Observed::Nothing) return;  // already answered: a later duplicate answer
     // The SYN-ACK timer answers no segment; it belongs to a final ACK whose request stayed (§5.2).
     if (what == Observed::SynAckRetransmit && it->kind == SegmentKind::Syn) return;

@@ -1,0 +1,250 @@
+// `synscope trace` and live::trace::SynTracer against the real kernel in namespaces the test creates
+// (needs root and kernel BTF; skipped otherwise): an accept-queue overflow on loopback is traced
+// with its numbers, tc is left exactly as found (our filters and, if we added it, the clsact qdisc
+// removed, also after SIGINT/SIGTERM), the fallback mode counts the same drops from counters, and a
+// missing namespace/interface/privilege is refused with one line and exit 2.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <chrono>
+#include <regex>
+#include <sstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "live/trace/syn_tracer.h"
+#include "live_test_support.h"
+#include "support/process.h"
+
+namespace synscope::testing {
+namespace {
+
+using live::trace::Confirmation;
+
+#define SKIP_UNLESS_TRACE()                                                                        \
+  do {                                                                                             \
+    if (!is_root()) GTEST_SKIP() << "needs root: creates network namespaces and loads BPF programs"; \
+    if (auto why = live::trace::bpf_unavailable_reason(); !why.empty()) GTEST_SKIP() << why;       \
+  } while (0)
+
+// What tc shows on `dev` in `ns`: qdiscs and both directions' filters.
+std::string tc_state(const std::string& ns, const std::string& dev) {
+  const std::string tc = "ip netns exec " + ns + " tc ";
+  std::string cmd = tc + "qdisc show dev " + dev + "; " + tc + "filter show dev " + dev + " ingress; " + tc +
+                    "filter show dev " + dev + " egress";
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return "popen failed";
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
+TEST(TraceNetns, AcceptQueueOverflowOnLoopbackIsTracedWithItsNumbersAndCleanedUp_S6_1_S17) {
+  SKIP_UNLESS_TRACE();
+  TestNetns ns("tr-aq");
+  const std::string before = tc_state(ns.name(), "lo");
+  ASSERT_EQ(before.find("clsact"), std::string::npos) << before;
+  live::trace::TraceOptions opt;
+  opt.netns = ns.name();
+  opt.port = 8080;
+  live::trace::SynTracer tracer(opt);
+  tracer.start();
+  EXPECT_EQ(tracer.probe().path, "tc+raw_tracepoint");
+  ASSERT_EQ(tracer.probe().interfaces, std::vector<std::string>{"lo"});
+  const std::string attached = tc_state(ns.name(), "lo");
+  EXPECT_NE(attached.find("clsact"), std::string::npos) << attached;
+  EXPECT_NE(attached.find("syn_ingress"), std::string::npos) << attached;
+  EXPECT_NE(attached.find("syn_egress"), std::string::npos) << attached;
+
+  std::vector<live::trace::TraceEvent> events;
+  {
+    Fds fds;
+    listen_in(ns.name(), fds, "127.0.0.1", 8080, 2);  // never accept()ed: holds B+1 = 3 (§6.1)
+    connect_in(ns.name(), fds, "127.0.0.1", 8080, 5);
+    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(1600);  // one SYN retry (§9)
+    while (std::chrono::steady_clock::now() < end)
+      for (auto& e : tracer.poll(50)) events.push_back(std::move(e));
+    for (auto& e : tracer.stop()) events.push_back(std::move(e));
+  }
+  int admitted = 0, dropped = 0;
+  for (const auto& e : events) {
+    EXPECT_NE(e.confirmation, Confirmation::Contradicted) << e.summary() << " " << e.note;
+    if (e.kind != live::trace::SegmentKind::Syn) continue;
+    ASSERT_TRUE(e.listener.has_value());
+    EXPECT_EQ(e.listener->str(), "127.0.0.1:8080");
+    EXPECT_TRUE(e.has_ts);  // Linux clients send timestamps (§8)
+    if (e.dropped()) {
+      ++dropped;
+      EXPECT_EQ(e.cause(), "accept_queue_full");
+      EXPECT_EQ(e.predicted.evidence.a, 3);
+      EXPECT_EQ(e.predicted.evidence.b, 2);
+      EXPECT_EQ(e.summary(), "dropped: accept queue full: A=3 > B=2");
+      EXPECT_EQ(e.confirmation, Confirmation::Confirmed);
+    } else {
+      ++admitted;
+      EXPECT_EQ(e.observed, live::trace::Observed::SynAck);
+    }
+    // The owner comes from sock_diag + /proc/*/fd: this test process holds the listener.
+    EXPECT_NE(e.process.find("(pid " + std::to_string(getpid()) + ")"), std::string::npos) << e.process;
+  }
+  EXPECT_EQ(admitted, 3);
+  EXPECT_EQ(dropped, 4);  // 2 connect()s × (first SYN + one retransmission at 1 s)
+  auto drops = tracer.drops_by_cause();
+  ASSERT_EQ(drops.size(), 1u);
+  EXPECT_EQ(drops[0].cause, "accept_queue_full");
+  EXPECT_EQ(drops[0].count, 4u);
+  for (const auto& c : tracer.counter_checks()) EXPECT_TRUE(c.agrees()) << model::counter_info(c.counter).field;
+  // stop() removed our filters and the qdisc it created.
+  EXPECT_EQ(tc_state(ns.name(), "lo"), before);
+}
+
+TEST(TraceNetns, ExistingClsactQdiscIsKeptOnlyOurFiltersGo) {
+  SKIP_UNLESS_TRACE();
+  TestNetns ns("tr-qd");
+  must_run("ip netns exec " + ns.name() + " tc qdisc add dev lo clsact");
+  const std::string before = tc_state(ns.name(), "lo");
+  {
+    live::trace::TraceOptions opt;
+    opt.netns = ns.name();
+    live::trace::SynTracer tracer(opt);
+    tracer.start();
+    EXPECT_NE(tc_state(ns.name(), "lo").find("syn_ingress"), std::string::npos);
+  }  // the destructor stops
+  const std::string after = tc_state(ns.name(), "lo");
+  EXPECT_NE(after.find("clsact"), std::string::npos) << after;
+  EXPECT_EQ(after, before);
+}
+
+// The CLI under a signal: it prints its summary, exits 0, and leaves tc as it found it.
+void signal_ends_cleanly(int sig) {
+  TestNetns ns(sig == SIGINT ? "tr-int" : "tr-term");
+  const std::string before = tc_state(ns.name(), "lo");
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    execl(SYNSCOPE_BINARY, SYNSCOPE_BINARY, "trace", "--netns", ns.name().c_str(), "--port", "8080", nullptr);
+    _exit(127);
+  }
+  bool attached = false;
+  for (int i = 0; i < 100 && !attached; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    attached = tc_state(ns.name(), "lo").find("syn_ingress") != std::string::npos;
+  }
+  EXPECT_TRUE(attached);
+  kill(pid, sig);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(tc_state(ns.name(), "lo"), before);
+}
+
+TEST(TraceNetns, SigintLeavesNoTcState) {
+  SKIP_UNLESS_TRACE();
+  signal_ends_cleanly(SIGINT);
+}
+
+TEST(TraceNetns, SigtermLeavesNoTcState) {
+  SKIP_UNLESS_TRACE();
+  signal_ends_cleanly(SIGTERM);
+}
+
+TEST(TraceNetns, JsonEventsAndSummary) {
+  SKIP_UNLESS_TRACE();
+  TestNetns ns("tr-js");
+  TempDir dir;
+  Fds fds;
+  listen_in(ns.name(), fds, "127.0.0.1", 8081, 0);  // listen(fd, 0) admits one child (§6.1)
+  std::thread later([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    connect_in(ns.name(), fds, "127.0.0.1", 8081, 2);
+  });
+  auto r = run_command(synscope_binary() + " trace --json --duration 3s --netns " + ns.name(), dir);
+  later.join();
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  ASSERT_FALSE(lines.empty());
+  const auto& summary = lines.back();
+  EXPECT_EQ(summary["type"], "summary");
+  EXPECT_EQ(summary["schema"], "synscope.trace/1");
+  EXPECT_EQ(summary["contradicted"], 0);
+  int dropped = 0;
+  for (std::size_t i = 0; i + 1 < lines.size(); ++i) {
+    EXPECT_EQ(lines[i]["type"], "event");
+    if (lines[i]["dropped"].get<bool>()) {
+      ++dropped;
+      EXPECT_EQ(lines[i]["cause"], "accept_queue_full");
+      EXPECT_EQ(lines[i]["queues"]["accept_queue"], 1);
+      EXPECT_EQ(lines[i]["queues"]["backlog"], 0);
+      EXPECT_EQ(lines[i]["listener"], "127.0.0.1:8081");
+    }
+  }
+  EXPECT_GE(dropped, 2);  // the second client: its SYN and the retransmission at 1 s (§9)
+  EXPECT_EQ(summary["drops_by_cause"][0]["cause"], "accept_queue_full");
+  EXPECT_EQ(summary["drops_by_cause"][0]["count"], dropped);
+}
+
+TEST(TraceNetns, FallbackCountsDropsFromCounters_S3_8) {
+  if (!is_root()) GTEST_SKIP() << "needs root: creates network namespaces";
+  TestNetns ns("tr-fb");
+  TempDir dir;
+  Fds fds;
+  listen_in(ns.name(), fds, "127.0.0.1", 8082, 0);
+  std::thread later([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    connect_in(ns.name(), fds, "127.0.0.1", 8082, 2);
+  });
+  auto r = run_command(synscope_binary() + " trace --fallback --duration 2500ms --netns " + ns.name(), dir);
+  later.join();
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_NE(r.err.find("fallback mode"), std::string::npos) << r.err;
+  // One refused connect(): its SYN and its retransmissions 1 s apart (§9), each ListenOverflows +1
+  // (§3.8, §17): 2 or 3 of them inside the 2.5 s, depending on when the client started.
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("accept_queue_full +([0-9]+) "))) << r.out;
+  EXPECT_GE(std::stoi(m[1]), 2) << r.out;
+  EXPECT_LE(std::stoi(m[1]), 3) << r.out;
+}
+
+void expect_refusal(const std::string& args, const std::string& needle) {
+  TempDir dir;
+  auto r = run_command(synscope_binary() + " trace " + args, dir);
+  EXPECT_EQ(r.exit_status, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+TEST(TraceNetns, RefusesWhatCannotBeTraced) {
+  SKIP_UNLESS_TRACE();
+  expect_refusal("--netns synscope-no-such-ns --duration 1s", "synscope-no-such-ns");
+  TestNetns ns("tr-if");
+  expect_refusal("--netns " + ns.name() + " --iface nope0 --duration 1s", "--iface nope0: no such interface");
+  expect_refusal("--duration soon", "duration 'soon'");
+  expect_refusal("--port 70000 --duration 1s", "--port 70000");
+  EXPECT_EQ(tc_state(ns.name(), "lo").find("clsact"), std::string::npos);
+}
+
+TEST(TraceNetns, RefusesWithoutRootAndSaysWhatToDo) {
+  if (!is_root()) GTEST_SKIP() << "needs root to drop to another user";
+  TempDir dir;
+  auto r = run_command("setpriv --reuid=65534 --regid=65534 --clear-groups " + synscope_binary() + " trace --duration 1s", dir);
+  EXPECT_EQ(r.exit_status, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("needs root"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--fallback"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+}  // namespace
+}  // namespace synscope::testing
