@@ -12,6 +12,7 @@
 #include "live/bundle.h"
 #include "live/findings.h"
 #include "live/snapshot.h"
+#include "live/trace/trace_findings.h"
 
 namespace synscope::cli {
 namespace {
@@ -21,6 +22,7 @@ struct DoctorArgs {
   double interval = 5;
   std::string from;
   bool json = false;
+  std::string trace;  // --trace D: also trace SYNs for D (docs/trace.md)
 };
 
 void check_interval(double interval) {
@@ -29,14 +31,18 @@ void check_interval(double interval) {
 
 int run_doctor(const DoctorArgs& a) {
   live::HostSnapshot snap;
+  std::unique_ptr<live::trace::TraceWindow> traced;  // --trace: runs while the samples are taken
   if (!a.from.empty()) {
     if (!a.netns.empty()) throw UsageError("--from and --netns do not go together: a bundle is already one namespace");
+    if (!a.trace.empty()) throw UsageError("--trace traces this host live: it does not go with --from");
     snap = live::read_bundle(a.from);
   } else {
     check_interval(a.interval);
+    if (!a.trace.empty()) traced = std::make_unique<live::trace::TraceWindow>(a.trace, a.netns);
     snap = live::take_snapshot({a.netns, a.interval});
   }
-  const auto d = live::diagnose(snap);
+  auto d = live::diagnose(snap);
+  if (traced) live::trace::add_finding(d, traced->finish());
   if (a.json) std::cout << live::render_doctor_json(snap, d).dump(2) << '\n';
   else std::cout << live::render_doctor_text(snap, d);
   return 0;
@@ -69,6 +75,8 @@ Command add_doctor_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--from", args->from, "diagnose a bundle written by `synscope collect` instead of this host");
   cmd->add_flag("--json", args->json, "print the diagnosis as JSON (schema synscope.doctor/1)");
+  cmd->add_option("--trace", args->trace, "also trace every SYN for this long (5s, 500ms) with eBPF and report the "
+                                         "drops by cause as a finding (synscope trace; needs root and BTF)");
   return {cmd, [args] { return run_doctor(*args); }};
 }
 

@@ -248,3 +248,38 @@ TEST(TraceNetns, RefusesWithoutRootAndSaysWhatToDo) {
 
 }  // namespace
 }  // namespace synscope::testing
+
+namespace synscope::testing {
+namespace {
+
+TEST(TraceNetns, DoctorTraceAddsDropsByCauseAsEvidence) {
+  SKIP_UNLESS_TRACE();
+  TestNetns ns("tr-doc");
+  TempDir dir;
+  Fds fds;
+  listen_in(ns.name(), fds, "127.0.0.1", 8083, 0);  // admits one child (§6.1)
+  std::thread later([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    connect_in(ns.name(), fds, "127.0.0.1", 8083, 2);
+  });
+  auto r = run_command(synscope_binary() + " doctor --json --interval 2 --trace 2500ms --netns " + ns.name(), dir);
+  later.join();
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  auto doc = nlohmann::json::parse(r.out);
+  const nlohmann::json* traced = nullptr;
+  for (const auto& f : doc["findings"])
+    if (f["id"] == "traced-drops") traced = &f;
+  ASSERT_NE(traced, nullptr) << doc["findings"].dump();
+  EXPECT_EQ((*traced)["severity"], "critical");
+  const std::string evidence = (*traced)["evidence"].dump();
+  EXPECT_TRUE(std::regex_search(evidence, std::regex("accept_queue_full: [0-9]+ \\(§3.1 step 3, §6.1\\)"))) << evidence;
+  EXPECT_NE(evidence.find("127.0.0.1:8083"), std::string::npos) << evidence;
+  EXPECT_NE(evidence.find("0 contradicted"), std::string::npos) << evidence;
+  // With --from there is no live host to trace.
+  auto bad = run_command(synscope_binary() + " doctor --from nothing.tar.gz --trace 1s", dir);
+  EXPECT_EQ(bad.exit_status, 2);
+  EXPECT_NE(bad.err.find("--trace"), std::string::npos) << bad.err;
+}
+
+}  // namespace
+}  // namespace synscope::testing
