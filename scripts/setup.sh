@@ -8,6 +8,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   tcpdump tshark zstd
   iproute2 nftables
+  prometheus-cpp-dev prometheus hyperfine curl
   clang libbpf-dev bpftool
 )
 missing=()

@@ -17,5 +17,6 @@ Command add_lab_command(CLI::App& app);      // lab_command.cpp
 Command add_doctor_command(CLI::App& app);   // doctor_command.cpp
 Command add_collect_command(CLI::App& app);  // doctor_command.cpp
 Command add_trace_command(CLI::App& app);    // trace_command.cpp
+Command add_exporter_command(CLI::App& app); // exporter_command.cpp
 
 }  // namespace synscope::cli

@@ -23,7 +23,18 @@ struct DoctorArgs {
   std::string from;
   bool json = false;
   std::string trace;  // --trace D: also trace SYNs for D (docs/trace.md)
+  bool all_listeners = false;
+  std::string owners = "auto";
 };
+
+// auto: every listener's owners for --json and --all-listeners (complete data), otherwise only the
+// listeners the text shows (the /proc/*/fd scan is the doctor's most expensive step at scale).
+live::OwnerLookup owner_lookup(const std::string& choice, bool complete) {
+  if (choice == "all") return live::OwnerLookup::All;
+  if (choice == "shown") return live::OwnerLookup::Shown;
+  if (choice == "none") return live::OwnerLookup::None;
+  return complete ? live::OwnerLookup::All : live::OwnerLookup::Shown;
+}
 
 void check_interval(double interval) {
   if (interval < 0 || interval > 3600) throw UsageError(fmt::format("--interval {}: expected 0 … 3600 seconds", interval));
@@ -39,12 +50,12 @@ int run_doctor(const DoctorArgs& a) {
   } else {
     check_interval(a.interval);
     if (!a.trace.empty()) traced = std::make_unique<live::trace::TraceWindow>(a.trace, a.netns);
-    snap = live::take_snapshot({a.netns, a.interval});
+    snap = live::take_snapshot({a.netns, a.interval, owner_lookup(a.owners, a.json || a.all_listeners)});
   }
   auto d = live::diagnose(snap);
   if (traced) live::trace::add_finding(d, traced->finish());
   if (a.json) std::cout << live::render_doctor_json(snap, d).dump(2) << '\n';
-  else std::cout << live::render_doctor_text(snap, d);
+  else std::cout << live::render_doctor_text(snap, d, a.all_listeners);
   return 0;
 }
 
@@ -56,7 +67,7 @@ struct CollectArgs {
 
 int run_collect(const CollectArgs& a) {
   check_interval(a.interval);
-  auto snap = live::take_snapshot({a.netns, a.interval});
+  auto snap = live::take_snapshot({a.netns, a.interval, live::OwnerLookup::All});
   live::write_bundle(a.out, snap);
   std::cerr << fmt::format("synscope collect: wrote {} ({} listeners, {} counter samples{})\n", a.out,
                            snap.listeners.size(), snap.samples.size(),
@@ -77,6 +88,13 @@ Command add_doctor_command(CLI::App& app) {
   cmd->add_flag("--json", args->json, "print the diagnosis as JSON (schema synscope.doctor/1)");
   cmd->add_option("--trace", args->trace, "also trace every SYN for this long (5s, 500ms) with eBPF and report the "
                                          "drops by cause as a finding (synscope trace; needs root and BTF)");
+  cmd->add_flag("--all-listeners", args->all_listeners,
+                fmt::format("list every listener (above {} only the notable ones are listed)", live::kShowAllListenersUpTo));
+  cmd->add_option("--owners", args->owners,
+                  "whose owning processes to look up in /proc/*/fd: auto (the listeners shown; all with --json or "
+                  "--all-listeners), shown, all, none")
+      ->check(CLI::IsMember({"auto", "shown", "all", "none"}))
+      ->capture_default_str();
   return {cmd, [args] { return run_doctor(*args); }};
 }
 

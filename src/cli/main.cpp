@@ -148,7 +148,8 @@ int main(int argc, char** argv) {
   auto* profiles_cmd = app.add_subcommand("profiles", "list the kernel profiles and how they differ");
 
   const cli::Command commands[] = {cli::add_analyze_command(app), cli::add_replay_command(app), cli::add_lab_command(app),
-                                   cli::add_doctor_command(app), cli::add_collect_command(app), cli::add_trace_command(app)};
+                                   cli::add_doctor_command(app), cli::add_collect_command(app), cli::add_trace_command(app),
+                                   cli::add_exporter_command(app)};
 
   try {
     app.parse(argc, argv);

@@ -128,6 +128,7 @@ HostSnapshot read_bundle(const std::string& path) {
     if (!name.starts_with(kBundleDir)) throw UsageError(fmt::format("{}: unexpected member {}", path, name));
   HostSnapshot snap;
   snap.origin = "bundle " + path;
+  snap.owners = OwnerLookup::All;  // `synscope collect` looks up every listener's owners
 
   auto mj = parse_json(files, path, "manifest.json");
   StrictObject m(mj, path + ": manifest.json",

@@ -67,17 +67,7 @@ std::string who(const Listener& l) {
   return p.empty() ? "the owning application (process not visible)" : p;
 }
 
-const Listener* earlier(const HostSnapshot& snap, const Listener& l) {
-  for (const auto& e : snap.listeners_first)
-    if (e.inode == l.inode && e.port == l.port && e.address == l.address && e.family == l.family) return &e;
-  return nullptr;
-}
-
-std::optional<std::int64_t> drop_delta(const HostSnapshot& snap, const Listener& l) {
-  const auto* e = earlier(snap, l);
-  if (!e || !e->drops || !l.drops) return std::nullopt;
-  return static_cast<std::int64_t>(*l.drops) - static_cast<std::int64_t>(*e->drops);
-}
+std::optional<std::int64_t> drop_delta(const HostSnapshot& snap, const Listener& l) { return snap.drops_moved(l); }
 
 // §6.2/§6.3: does this listener's SYN_RECV count meet the profile's "SYN queue full" test?
 bool syn_queue_at_cap(const KernelProfile& p, const Listener& l, std::int64_t max_syn_backlog) {
@@ -398,7 +388,7 @@ Diagnosis diagnose(const HostSnapshot& snap) {
   return d;
 }
 
-std::string render_doctor_text(const HostSnapshot& snap, const Diagnosis& d) {
+std::string render_doctor_text(const HostSnapshot& snap, const Diagnosis& d, bool all_listeners) {
   std::string o = "synscope doctor: why this host may be dropping SYNs\n";
   o += fmt::format("source: {}, host {}, network namespace {}, {}\n", snap.origin, snap.hostname,
                    snap.netns.empty() ? "(own)" : snap.netns, snap.collected_at);
@@ -432,16 +422,21 @@ std::string render_doctor_text(const HostSnapshot& snap, const Diagnosis& d) {
   o += fmt::format("  {:<40} {:>6} {:>7} {:>8} {:>6}  {}\n", "local address:port", "Recv-Q", "backlog", "SYN_RECV",
                    "drops", "process");
   std::vector<const Listener*> sorted;
-  for (const auto& l : snap.listeners) sorted.push_back(&l);
+  for (const auto& l : snap.listeners)
+    if (all_listeners || snap.shown(l)) sorted.push_back(&l);
   std::sort(sorted.begin(), sorted.end(), [](const Listener* a, const Listener* b) {
     return std::tie(a->port, a->family, a->address) < std::tie(b->port, b->family, b->address);
   });
   for (const auto* l : sorted) {
     auto p = process_text(*l);
+    // "?": looked up but not visible; "-": not looked up (an idle listener on a busy host).
+    if (p.empty()) p = snap.owners_looked_up(*l) ? "?" : "-";
     o += fmt::format("  {:<40} {:>6} {:>7} {:>8} {:>6}  {}\n", l->endpoint(), l->accept_queue, l->backlog, l->syn_recv,
-                     l->drops ? std::to_string(*l->drops) : "-", p.empty() ? "?" : p);
+                     l->drops ? std::to_string(*l->drops) : "-", p);
   }
-
+  if (const auto hidden = snap.listeners.size() - sorted.size(); hidden > 0)
+    o += fmt::format("  … and {} idle listeners (empty queues, no SYN_RECV, no drops{}); --all-listeners lists them\n",
+                     hidden, snap.samples.size() > 1 ? " moving" : "");
   o += fmt::format("Outgoing connections waiting in SYN_SENT: {}\n", snap.syn_sent);
 
   o += "\nFindings:\n";
@@ -500,6 +495,7 @@ nlohmann::json render_doctor_json(const HostSnapshot& snap, const Diagnosis& d) 
     if (auto dd = drop_delta(snap, l)) lj["drops_delta"] = *dd;
     j["listeners"].push_back(lj);
   }
+  j["owners_looked_up"] = snap.owners == OwnerLookup::All ? "all" : snap.owners == OwnerLookup::Shown ? "shown" : "none";
   j["syn_sent"] = snap.syn_sent;
   j["findings"] = json::array();
   for (const auto& x : d.findings)

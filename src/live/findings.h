@@ -44,7 +44,9 @@ struct Diagnosis {
 
 Diagnosis diagnose(const HostSnapshot& snap);
 
-std::string render_doctor_text(const HostSnapshot& snap, const Diagnosis& d);
+// Lists every listener on hosts with few of them, otherwise the notable ones (HostSnapshot::shown)
+// unless `all_listeners`.
+std::string render_doctor_text(const HostSnapshot& snap, const Diagnosis& d, bool all_listeners = false);
 // Schema "synscope.doctor/1", documented in docs/doctor.md.
 nlohmann::json render_doctor_json(const HostSnapshot& snap, const Diagnosis& d);
 

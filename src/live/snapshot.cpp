@@ -116,6 +116,28 @@ double HostSnapshot::elapsed() const {
   return samples.size() < 2 ? 0.0 : samples.back().at_seconds - samples.front().at_seconds;
 }
 
+const Listener* HostSnapshot::at_first_sample(const Listener& l) const {
+  if (listeners_first.empty()) return nullptr;
+  if (first_by_inode_.empty())
+    for (std::size_t i = 0; i < listeners_first.size(); ++i) first_by_inode_.emplace(listeners_first[i].inode, i);
+  auto it = first_by_inode_.find(l.inode);
+  if (it == first_by_inode_.end()) return nullptr;
+  const auto& e = listeners_first[it->second];
+  return e.port == l.port && e.address == l.address && e.family == l.family ? &e : nullptr;
+}
+
+std::optional<std::int64_t> HostSnapshot::drops_moved(const Listener& l) const {
+  const auto* e = at_first_sample(l);
+  if (!e || !e->drops || !l.drops) return std::nullopt;
+  return static_cast<std::int64_t>(*l.drops) - static_cast<std::int64_t>(*e->drops);
+}
+
+bool HostSnapshot::notable(const Listener& l) const {
+  if (l.accept_queue > 0 || l.syn_recv > 0) return true;
+  if (samples.size() < 2) return l.drops.value_or(0) > 0;
+  return drops_moved(l).value_or(0) > 0;
+}
+
 void run_in_netns(const std::string& name, const std::function<void()>& fn) {
   if (name.empty()) {
     fn();
@@ -179,10 +201,14 @@ HostSnapshot take_snapshot(const SnapshotOptions& options) {
     }
   });
   // /proc/PID/fd is namespace-independent (same PID namespace): scan from the main thread.
-  auto owners = find_owners(snap.listeners);
+  snap.owners = options.owners;
+  std::vector<Listener*> wanted;
+  for (auto& l : snap.listeners)
+    if (snap.owners_looked_up(l)) wanted.push_back(&l);
+  auto owners = find_owners(wanted);
   if (owners.unreadable > 0) {
     int unknown = 0;
-    for (const auto& l : snap.listeners) unknown += l.owners.empty() ? 1 : 0;
+    for (const auto* l : wanted) unknown += l->owners.empty() ? 1 : 0;
     snap.unreadable.push_back(fmt::format(
         "the fd tables of {} of {} processes (other users' processes; run as root to see them): "
         "{} listener(s) without a known owner",

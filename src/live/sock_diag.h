@@ -42,16 +42,20 @@ struct SocketDump {
   std::uint32_t syn_sent = 0;  // this namespace's own connect()s still waiting for a SYN-ACK (§9)
 };
 
-// Dumps LISTEN sockets (with INET_DIAG_INFO and INET_DIAG_SKMEMINFO), SYN_RECV entries and SYN_SENT
-// sockets, IPv4 and IPv6, and sets each listener's syn_recv count. Throws std::runtime_error when netlink fails.
+// Dumps LISTEN sockets (with INET_DIAG_SKMEMINFO), SYN_RECV entries and SYN_SENT sockets, IPv4 and
+// IPv6, and sets each listener's syn_recv count. Throws std::runtime_error when netlink fails.
 SocketDump dump_tcp_sockets();
 
-// Which processes hold which socket inodes (/proc/*/fd → "socket:[N]"). Counts the processes
-// whose fd directory could not be read (other users' processes when not root).
+// Which processes hold the given listeners' socket inodes (/proc/*/fd → "socket:[N]"), every holder
+// (forked workers share a listener). It reads every fd of every process — about 4 µs per fd here,
+// so ~45 ms for a process holding 10,000 sockets — which is why callers ask only for the listeners
+// they will show. Counts the processes whose fd directory could not be read (other users' processes
+// when not root).
 struct OwnerScan {
   int processes = 0;
   int unreadable = 0;
 };
-OwnerScan find_owners(std::vector<Listener>& listeners);
+OwnerScan find_owners(const std::vector<Listener*>& listeners);
+OwnerScan find_owners(std::vector<Listener>& listeners);  // every one of them
 
 }  // namespace synscope::live

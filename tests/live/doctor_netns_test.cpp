@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -155,6 +156,39 @@ TEST(DoctorNetns, SynFloodWithoutSyncookiesGivesTheSynQueueFinding) {
     EXPECT_GT((*counter(doc, "TCPSynRetrans"))["delta"].get<int>(), 0);
     EXPECT_EQ(finding(doc, "syn-retransmissions"), nullptr);
   }
+}
+
+// A busy host: 200 listeners, one of them overflowing. The text lists the notable one with its owner
+// and counts the idle rest; --all-listeners and --json give every listener with its owners.
+TEST(DoctorNetns, ManyListenersListTheNotableOneWithItsOwnerAndCountTheRest) {
+  REQUIRE_ROOT();
+  TestNetns ns("many");
+  TempDir dir;
+  BackgroundCommand holder(fmt::format("ip netns exec {} {} --count 200 --overflow 3", ns.name(), SYNSCOPE_HOLD_LISTENERS),
+                           dir.file("holder.log"));
+  ASSERT_FALSE(holder.wait_for_line("ready 200", 20).empty()) << holder.log();
+
+  auto text = run_command(synscope_binary() + " doctor --interval 0 --netns " + ns.name(), dir);
+  ASSERT_EQ(text.exit_status, 0) << text.err;
+  EXPECT_NE(text.out.find("Listeners (200, IPv4 and IPv6):"), std::string::npos) << text.out;
+  bool row = false;
+  for (const auto& line : split_lines(text.out))
+    row = row || (line.find("127.0.0.1:20000") != std::string::npos && line.find("hold_listeners (pid") != std::string::npos &&
+                  line.find("127.0.0.1:20000 ") != std::string::npos);
+  EXPECT_TRUE(row) << text.out;
+  EXPECT_NE(text.out.find("… and 199 idle listeners"), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find("127.0.0.1:20001 "), std::string::npos) << "idle listeners are not listed by default";
+
+  auto all = run_command(synscope_binary() + " doctor --interval 0 --all-listeners --netns " + ns.name(), dir);
+  int rows = 0;
+  for (const auto& line : split_lines(all.out))
+    rows += line.starts_with("  127.0.0.1:") && line.find("hold_listeners (pid") != std::string::npos ? 1 : 0;
+  EXPECT_EQ(rows, 200) << all.out;
+
+  auto doc = doctor_json(ns.name(), 0, dir);
+  EXPECT_EQ(doc["listeners"].size(), 200u);
+  EXPECT_EQ(doc["owners_looked_up"], "all");
+  for (const auto& l : doc["listeners"]) EXPECT_EQ(l["owners"].size(), 1u) << l.dump();
 }
 
 TEST(DoctorNetns, UnknownNamespaceIsAOneLineError) {

@@ -2,7 +2,12 @@
 // Test support shared by every test area: temporary directories and running real programs
 // (tcpdump, tshark, the synscope binary) with their exit status, stdout and stderr.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
 
 #include <cstdio>
 #include <cstdlib>
@@ -89,6 +94,59 @@ inline void expect_one_line_error(const CommandResult& r, const std::string& mes
   EXPECT_EQ(lines[0].rfind("synscope: ", 0), 0u) << lines[0];
   EXPECT_NE(lines[0].find(message), std::string::npos) << lines[0];
 }
+
+// A long-running program (an exporter, a Prometheus server) started through the shell, stdout and
+// stderr to a file; SIGTERM (then SIGKILL after 5 s) when stopped or destroyed.
+class BackgroundCommand {
+ public:
+  BackgroundCommand(const std::string& command, const std::string& log_path) : log_(log_path) {
+    pid_ = fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+      std::freopen(log_path.c_str(), "w", stdout);
+      dup2(fileno(stdout), 2);
+      execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+  }
+  ~BackgroundCommand() { stop(); }
+  BackgroundCommand(const BackgroundCommand&) = delete;
+  BackgroundCommand& operator=(const BackgroundCommand&) = delete;
+  std::string log() const { return read_file(log_); }
+  bool running() const { return pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0; }
+  // Waits up to `seconds` for a line of the log containing `text`; returns that line or "".
+  std::string wait_for_line(const std::string& text, double seconds) const {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < end) {
+      for (const auto& line : split_lines(log()))
+        if (line.find(text) != std::string::npos) return line;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return "";
+  }
+  // Stops it; returns the exit status (-1 when killed by a signal or already reaped).
+  int stop() {
+    if (pid_ <= 0) return status_;
+    kill(pid_, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 100; ++i) {
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = 0;
+        return status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    kill(pid_, SIGKILL);
+    waitpid(pid_, &status, 0);
+    pid_ = 0;
+    return status_ = -1;
+  }
+
+ private:
+  std::string log_;
+  pid_t pid_ = -1;
+  int status_ = -1;
+};
 
 // The synscope binary built with the tests, and the source tree.
 inline std::string synscope_binary() { return SYNSCOPE_BINARY; }
