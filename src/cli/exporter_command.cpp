@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "live/exporter.h"
+#include "live/trace/traced_drops_metrics.h"
 
 namespace synscope::cli {
 namespace {
@@ -24,6 +25,7 @@ struct ExporterArgs {
   bool once = false;
   double owner_refresh = 30;
   double min_window = 5;
+  bool trace = false;
 };
 
 // prometheus-cpp's Exposer runs the HTTP server (civetweb) and would answer /metrics with its own
@@ -42,7 +44,7 @@ int serve_metrics(mg_connection* conn) {
   }
   thread_local std::string body;  // keeps its capacity from one scrape to the next
   body.clear();
-  live::append_exposition(body, collector->Collect());
+  collector->write_exposition(body);
   mg_send_http_ok(conn, "text/plain; version=0.0.4; charset=utf-8", static_cast<long long>(body.size()));
   if (std::strcmp(info->request_method, "GET") == 0) mg_write(conn, body.data(), body.size());
   return 200;
@@ -56,8 +58,11 @@ int run_exporter(const ExporterArgs& a) {
   // A namespace that cannot be entered is a usage error now, not a scrape error forever after.
   live::run_in_netns(a.netns, [] {});
   auto collector = std::make_shared<live::ListenPathCollector>(live::ExporterOptions{a.netns, a.min_window, a.owner_refresh});
+  if (a.once && a.trace) throw UsageError("--trace needs a running exporter: it counts drops from its start, --once has none");
   if (a.once) {
-    std::cout << live::render_exposition(collector->Collect());
+    std::string text;
+    collector->write_exposition(text);
+    std::cout << text;
     return 0;
   }
   // Block the stop signals before any thread starts, so that every thread inherits the mask and
@@ -67,6 +72,14 @@ int run_exporter(const ExporterArgs& a) {
   sigaddset(&stop, SIGINT);
   sigaddset(&stop, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  // --trace: the BPF tracer's drops by cause join every scrape (refused with its reason if BPF cannot run).
+  std::unique_ptr<live::trace::TracedDropsMetrics> traced;
+  if (a.trace) {
+    live::trace::TraceOptions topts;
+    topts.netns = a.netns;
+    traced = std::make_unique<live::trace::TracedDropsMetrics>(topts);
+    collector->add_extra([t = traced.get()] { return t->families(); });
+  }
   std::unique_ptr<prometheus::Exposer> exposer;
   try {
     static CivetCallbacks callbacks;
@@ -75,17 +88,20 @@ int run_exporter(const ExporterArgs& a) {
     exposer = std::make_unique<prometheus::Exposer>(
         std::vector<std::string>{"listening_ports", a.listen, "num_threads", "2"}, &callbacks);
   } catch (const std::exception& e) {
-    throw UsageError(fmt::format("--listen {}: cannot serve there: {}", a.listen, e.what()));
+    // civetweb only says "null context when constructing CivetServer" for a busy or foreign address.
+    throw UsageError(fmt::format("--listen {}: cannot serve there (port in use, or not an address of this host): {}", a.listen, e.what()));
   }
   collector->start_owner_refresh();
   const auto ports = exposer->GetListeningPorts();
-  std::cerr << fmt::format("synscope exporter: serving http://{}/metrics{}{}\n", a.listen,
+  std::cerr << fmt::format("synscope exporter: serving http://{}/metrics{}{}{}\n", a.listen,
                            ports.empty() ? "" : fmt::format(" (port {})", ports.front()),
-                           a.netns.empty() ? "" : fmt::format(" for network namespace {}", a.netns));
+                           a.netns.empty() ? "" : fmt::format(" for network namespace {}", a.netns),
+                           traced ? fmt::format(", tracing SYNs ({})", traced->path()) : "");
   int sig = 0;
   sigwait(&stop, &sig);
   exposer.reset();  // no request may reach the collector once it is gone
   g_collector = nullptr;
+  traced.reset();  // detach the BPF programs before exiting
   std::cerr << fmt::format("synscope exporter: {} received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
   return 0;
 }
@@ -100,6 +116,8 @@ Command add_exporter_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--netns", args->netns, "export the network namespace /run/netns/NAME (needs root)");
   cmd->add_flag("--once", args->once, "print one scrape in the Prometheus text format and exit");
+  cmd->add_flag("--trace", args->trace,
+                "also trace every SYN with BPF (as `synscope trace`) and export drops by cause (needs root and BTF)");
   cmd->add_option("--owner-refresh", args->owner_refresh,
                   "seconds between background refreshes of the listeners' owning processes")
       ->capture_default_str();

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "live/findings.h"
 #include "live/snapshot.h"
 
 namespace synscope::live {
@@ -43,6 +44,9 @@ class ListenPathCollector : public prometheus::Collectable {
   ListenPathCollector& operator=(const ListenPathCollector&) = delete;
 
   std::vector<prometheus::MetricFamily> Collect() const override;
+  // The same scrape as text, straight into `out` (the /metrics fast path; same output as
+  // render_exposition(Collect()) for the same host state).
+  void write_exposition(std::string& out) const;
   void add_extra(ExtraMetrics extra);
   // Starts the background owner refresh (the first refresh runs at once).
   void start_owner_refresh();
@@ -53,6 +57,9 @@ class ListenPathCollector : public prometheus::Collectable {
     std::vector<Listener> listeners;
   };
   HostSnapshot scrape_snapshot() const;
+  // Reads the host and appends every family except the per-listener ones and the duration; false
+  // (with synscope_scrape_error appended) when the host could not be read.
+  bool read_host(HostSnapshot& snap, Diagnosis& d, std::vector<prometheus::MetricFamily>& out) const;
   void refresh_owners();
 
   ExporterOptions options_;
@@ -71,6 +78,10 @@ class ListenPathCollector : public prometheus::Collectable {
 // library's std::ostream-based serializer took 37 ms of a scrape, this one a few (bench/README.md);
 // tests/live/exporter_test.cpp checks that both produce the same samples.
 void append_exposition(std::string& out, const std::vector<prometheus::MetricFamily>& families);
+// The per-listener families (accept queue, backlog, SYN_RECV, drops, owner info), and the same as
+// text written directly (what write_exposition uses).
+std::vector<prometheus::MetricFamily> listener_metric_families(const HostSnapshot& snap);
+void append_listener_exposition(std::string& out, const HostSnapshot& snap);
 // One scrape as text (what `synscope exporter --once` prints).
 std::string render_exposition(const std::vector<prometheus::MetricFamily>& families);
 

@@ -181,7 +181,13 @@ OwnerScan find_owners(const std::vector<Listener*>& listeners) {
       continue;
     }
     std::string comm;
-    while (dirent* f = readdir(fds)) {
+    std::size_t found_here = 0;  // distinct wanted inodes this process holds
+    // A process found holding every wanted socket needs no further reading: listeners are usually
+    // opened first, so for the one or two listeners a report names this stops after a few fds even
+    // in a process with 10,000 connections (the readlinks are the cost, ~4 µs each).
+    while (found_here < by_inode.size()) {
+      dirent* f = readdir(fds);
+      if (!f) break;
       if (f->d_name[0] == '.') continue;
       char target[64];
       ssize_t n = readlinkat(dirfd(fds), f->d_name, target, sizeof target - 1);
@@ -194,11 +200,14 @@ OwnerScan find_owners(const std::vector<Listener*>& listeners) {
         std::getline(in, comm);
       }
       const int pid = std::atoi(e->d_name);
+      bool new_here = false;
       for (auto* l : it->second) {
         bool have = false;
         for (const auto& o : l->owners) have = have || o.pid == pid;
         if (!have) l->owners.push_back({pid, comm});
+        new_here = new_here || !have;
       }
+      if (new_here) ++found_here;
     }
     closedir(fds);
   }

@@ -94,6 +94,35 @@ TEST(Exposition, NewlineInHelpIsEscaped) {
   EXPECT_EQ(text, "# HELP synscope_x first\\nsecond \\\\ third\n# TYPE synscope_x gauge\nsynscope_x 1\n");
 }
 
+// The /metrics fast path writes the per-listener series without building ClientMetric objects; it
+// must print exactly what the MetricFamily form serializes to (IPv6, no drops, several owners, a
+// comm that needs escaping).
+TEST(Exposition, ListenerFastPathPrintsExactlyTheFamilies) {
+  live::HostSnapshot snap;
+  live::Listener a;
+  a.family = AF_INET;
+  a.address = "127.0.0.1";
+  a.port = 8080;
+  a.accept_queue = 3;
+  a.backlog = 2;
+  a.syn_recv = 1;
+  a.drops = 12;
+  a.owners = {{10416, "python3"}, {10417, "we\"ird\\name"}};
+  live::Listener b;
+  b.family = AF_INET6;
+  b.address = "::";
+  b.port = 22;
+  b.backlog = 4096;
+  snap.listeners = {a, b};
+  std::string fast;
+  live::append_listener_exposition(fast, snap);
+  EXPECT_EQ(fast, live::render_exposition(live::listener_metric_families(snap)));
+  EXPECT_NE(fast.find(R"(synscope_listener_owner_info{address="127.0.0.1",port="8080",pid="10417",comm="we\"ird\\name"} 1)"),
+            std::string::npos)
+      << fast;
+  EXPECT_EQ(fast.find(R"(synscope_listener_drops_total{address="::")"), std::string::npos) << "no drops reported, no series";
+}
+
 TEST(PrometheusRules, PromtoolAcceptsTheRulesAndTheirUnitTestsPass) {
   ASSERT_TRUE(have_tool("promtool")) << "promtool (Debian package prometheus) is installed by scripts/setup.sh";
   TempDir dir;
@@ -111,6 +140,7 @@ TEST(ExporterCli, BadListenAddressAndUnknownNamespaceAreOneLineErrors) {
   expect_one_line_error(run_command(synscope_binary() + " exporter --once --netns synscope-no-such-ns", dir),
                         "synscope-no-such-ns");
   expect_one_line_error(run_command(synscope_binary() + " exporter --owner-refresh 0", dir), "--owner-refresh");
+  expect_one_line_error(run_command(synscope_binary() + " exporter --once --trace", dir), "--trace");
 }
 
 int free_loopback_port() {
@@ -206,6 +236,39 @@ TEST(ExporterNetns, PrometheusServerScrapesTheOverflowingListenerBack) {
 
   EXPECT_EQ(exporter.stop(), 0) << exporter.log();  // SIGTERM: a clean stop
   EXPECT_NE(exporter.log().find("SIGTERM received, stopping"), std::string::npos) << exporter.log();
+}
+
+// --trace: the BPF tracer's drops by cause become a labelled counter of the scrape (docs/trace.md).
+TEST(ExporterNetns, TraceExportsTracedDropsByCause) {
+  if (!is_root()) GTEST_SKIP() << "needs root: creates a network namespace and attaches BPF programs";
+  if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) GTEST_SKIP() << "no kernel BTF (/sys/kernel/btf/vmlinux)";
+  TestNetns ns("exptr");
+  TempDir dir;
+  Fds fds;
+  listen_in(ns.name(), fds, "127.0.0.1", 8080, 2);
+  BackgroundCommand exporter(synscope_binary() + " exporter --trace --listen 127.0.0.1:0 --netns " + ns.name(),
+                             dir.file("exporter.log"));
+  const int port = exporter_port(exporter);
+  ASSERT_GT(port, 0) << exporter.log();
+  EXPECT_NE(exporter.log().find("tracing SYNs (tc+raw_tracepoint)"), std::string::npos) << exporter.log();
+  connect_in(ns.name(), fds, "127.0.0.1", 8080, 6);  // 3 fill the queue (§6.1); the others' SYNs are dropped
+  std::string metrics;
+  double drops = 0;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (drops < 3 && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    metrics = http_get(fmt::format("http://127.0.0.1:{}/metrics", port), dir);
+    auto samples = samples_of(metrics);
+    for (const auto& [series, value] : samples)
+      if (series.starts_with(R"(synscope_trace_drops_total{cause="accept_queue_full")")) drops = std::stod(value);
+  }
+  EXPECT_GE(drops, 3) << metrics.substr(0, 3000);  // the three waiting clients' SYNs, at least once each
+  EXPECT_NE(metrics.find("synscope_trace_contradictions_total 0\n"), std::string::npos);
+  EXPECT_NE(metrics.find(R"(synscope_trace_info{path="tc+raw_tracepoint"} 1)"), std::string::npos);
+  EXPECT_EQ(exporter.stop(), 0) << exporter.log();
+  // The tracer's tc state is gone with it (only lo in this namespace).
+  auto qdisc = run_command("ip netns exec " + ns.name() + " tc filter show dev lo ingress", dir);
+  EXPECT_EQ(qdisc.out.find("bpf"), std::string::npos) << qdisc.out;
 }
 
 TEST(ExporterNetns, TenThousandListenersAreAllExported) {
