@@ -164,9 +164,7 @@ TEST(DoctorNetns, ManyListenersListTheNotableOneWithItsOwnerAndCountTheRest) {
   REQUIRE_ROOT();
   TestNetns ns("many");
   TempDir dir;
-  BackgroundCommand holder(fmt::format("ip netns exec {} {} --count 200 --overflow 3", ns.name(), SYNSCOPE_HOLD_LISTENERS),
-                           dir.file("holder.log"));
-  ASSERT_FALSE(holder.wait_for_line("ready 200", 20).empty()) << holder.log();
+  HeldListeners holder(ns.name(), 200, dir);
 
   auto text = run_command(synscope_binary() + " doctor --interval 0 --netns " + ns.name(), dir);
   ASSERT_EQ(text.exit_status, 0) << text.err;

@@ -275,9 +275,7 @@ TEST(ExporterNetns, TenThousandListenersAreAllExported) {
   if (!is_root()) GTEST_SKIP() << "needs root: creates a network namespace";
   TestNetns ns("exp10k");
   TempDir dir;
-  BackgroundCommand holder(fmt::format("ip netns exec {} {} --count 10000 --overflow 3", ns.name(), SYNSCOPE_HOLD_LISTENERS),
-                           dir.file("holder.log"));
-  ASSERT_FALSE(holder.wait_for_line("ready 10000", 30).empty()) << holder.log();
+  HeldListeners holder(ns.name(), 10000, dir);
   auto r = run_command(synscope_binary() + " exporter --once --netns " + ns.name(), dir);
   ASSERT_EQ(r.exit_status, 0) << r.err;
   int backlog_series = 0;

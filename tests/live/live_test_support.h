@@ -15,7 +15,10 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "live/snapshot.h"
+#include "support/process.h"
 
 namespace synscope::testing {
 
@@ -41,6 +44,21 @@ class TestNetns {
 
  private:
   std::string name_;
+};
+
+// bench/hold_listeners in namespace `ns`: `count` listeners on 127.0.0.1:20000 and up, the first
+// with listen(fd, 1) and 3 connections nobody accepts (A = 2 > B = 1, §6.1). Waits until they listen.
+class HeldListeners {
+ public:
+  HeldListeners(const std::string& ns, int count, const TempDir& dir)
+      : holder_(fmt::format("ip netns exec {} {} --count {} --overflow 3", ns, SYNSCOPE_HOLD_LISTENERS, count),
+                dir.file("holder.log")) {
+    if (holder_.wait_for_line(fmt::format("ready {}", count), 30).empty())
+      throw std::runtime_error("hold_listeners did not start: " + holder_.log());
+  }
+
+ private:
+  BackgroundCommand holder_;
 };
 
 // File descriptors closed on destruction (close them before the namespace goes).
