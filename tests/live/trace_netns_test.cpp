@@ -10,6 +10,7 @@
 #include <fcntl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <regex>
 #include <sstream>
@@ -165,16 +166,15 @@ TEST(TraceNetns, JsonEventsAndSummary) {
   TempDir dir;
   Fds fds;
   listen_in(ns.name(), fds, "127.0.0.1", 8081, 0);  // listen(fd, 0) admits one child (§6.1)
-  std::thread later([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-    connect_in(ns.name(), fds, "127.0.0.1", 8081, 2);
-  });
-  auto r = run_command(synscope_binary() + " trace --json --duration 3s --netns " + ns.name(), dir);
-  later.join();
-  ASSERT_EQ(r.exit_status, 0) << r.err;
+  // The clients start once the tracer says it is attached (loading the programs can take seconds
+  // on a loaded machine); --duration counts from then.
+  BackgroundCommand trace(synscope_binary() + " trace --json --duration 3s --netns " + ns.name(), dir.file("trace.out"));
+  ASSERT_FALSE(trace.wait_for_line("synscope trace: TC ingress/egress", 60).empty()) << trace.log();
+  connect_in(ns.name(), fds, "127.0.0.1", 8081, 2);
+  ASSERT_EQ(trace.wait_for_exit(30), 0) << trace.log();
   std::vector<nlohmann::json> lines;
-  std::istringstream in(r.out);
-  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  for (const auto& line : split_lines(trace.log()))
+    if (!line.starts_with("synscope trace:")) lines.push_back(nlohmann::json::parse(line));
   ASSERT_FALSE(lines.empty());
   const auto& summary = lines.back();
   EXPECT_EQ(summary["type"], "summary");
@@ -192,6 +192,7 @@ TEST(TraceNetns, JsonEventsAndSummary) {
     }
   }
   EXPECT_GE(dropped, 2);  // the second client: its SYN and the retransmission at 1 s (§9)
+  ASSERT_FALSE(summary["drops_by_cause"].empty()) << summary.dump();
   EXPECT_EQ(summary["drops_by_cause"][0]["cause"], "accept_queue_full");
   EXPECT_EQ(summary["drops_by_cause"][0]["count"], dropped);
 }
@@ -258,12 +259,18 @@ TEST(TraceNetns, DoctorTraceAddsDropsByCauseAsEvidence) {
   TempDir dir;
   Fds fds;
   listen_in(ns.name(), fds, "127.0.0.1", 8083, 0);  // admits one child (§6.1)
-  std::thread later([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(800));
-    connect_in(ns.name(), fds, "127.0.0.1", 8083, 2);
+  // A new client every 200 ms for as long as the doctor runs: whenever its tracer is attached
+  // (loading the programs can take seconds on a loaded machine), SYNs are being dropped.
+  std::atomic<bool> done{false};
+  std::thread clients([&] {
+    while (!done) {
+      connect_in(ns.name(), fds, "127.0.0.1", 8083, 1);
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
   });
   auto r = run_command(synscope_binary() + " doctor --json --interval 2 --trace 2500ms --netns " + ns.name(), dir);
-  later.join();
+  done = true;
+  clients.join();
   ASSERT_EQ(r.exit_status, 0) << r.err;
   auto doc = nlohmann::json::parse(r.out);
   const nlohmann::json* traced = nullptr;

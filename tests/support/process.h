@@ -114,6 +114,8 @@ class BackgroundCommand {
   BackgroundCommand& operator=(const BackgroundCommand&) = delete;
   std::string log() const { return read_file(log_); }
   bool running() const { return pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0; }
+  // The program's own pid (the shell exec()s it), e.g. to read /proc/PID/status.
+  pid_t pid() const { return pid_; }
   // Waits up to `seconds` for a line of the log containing `text`; returns that line or "".
   std::string wait_for_line(const std::string& text, double seconds) const {
     const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
@@ -123,6 +125,21 @@ class BackgroundCommand {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return "";
+  }
+  // Waits up to `seconds` for it to exit on its own; its exit status, or -1 (then it is stopped).
+  int wait_for_exit(double seconds) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (pid_ > 0 && std::chrono::steady_clock::now() < end) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = 0;
+        return status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (pid_ <= 0) return status_;
+    stop();
+    return -1;
   }
   // Stops it; returns the exit status (-1 when killed by a signal or already reaped).
   int stop() {
