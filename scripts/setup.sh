@@ -10,6 +10,7 @@ packages=(
   iproute2 nftables
   prometheus-cpp-dev prometheus hyperfine curl
   clang libbpf-dev bpftool
+  chromium nodejs fonts-dejavu-core  # --html report tests: headless Chromium driven by tests/report/browser_check.mjs
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -121,6 +121,9 @@ struct Attempt {
   std::uint32_t rsts = 0;             // RSTs from the server in answer to a SYN of this attempt
   Outcome outcome = Outcome::Unanswered;
   bool retried = false;              // at least one SYN retransmission (not counting duplicates)
+  // Which TS clock behind the client's address its first SYN fell on (TsClock::id, 1-based; 0: no
+  // TSval). Sits in what was padding, so attempts do not grow.
+  std::uint16_t ts_clock = 0;
   std::vector<Cause> causes;         // ranked, most likely first; empty for attempts that just worked
 
   // The half-open requests and recent overload signs on the server's port when the SYNs came

@@ -435,7 +435,10 @@ struct AttemptTracker::Impl {
     if (const Memory* mem = memory.find(pair_hash(a.server.addr, a.client.addr));
         mem && t - mem->updated <= opt.memory_window.count())
       a.server_memory = mem->m;
-    if (ts) feed_clock(a.client.addr, t, ts->val, a.syn_count == 1);
+    if (ts) {
+      const std::uint32_t clock = feed_clock(a.client.addr, t, ts->val, a.syn_count == 1);
+      if (a.syn_count == 1) a.ts_clock = static_cast<std::uint16_t>(std::min<std::uint32_t>(clock, 0xffff));
+    }
   }
 
   bool synack_encodes_syn_options(const Flow& f, std::uint32_t tsval) const {
@@ -681,7 +684,8 @@ struct AttemptTracker::Impl {
   // ---- TS clocks (§8) -----------------------------------------------------------------------------
 
   // Every SYN transmission feeds its client address's clocks; `new_attempt` for an attempt's first.
-  void feed_clock(const IpAddress& addr, std::int64_t t, std::uint32_t tsval, bool new_attempt) {
+  // Returns the id of the clock it fell on.
+  std::uint32_t feed_clock(const IpAddress& addr, std::int64_t t, std::uint32_t tsval, bool new_attempt) {
     const std::uint64_t key = addr_hash(addr);
     bool inserted;
     ClientClocks& cc = clocks.get(key, inserted);
@@ -703,6 +707,7 @@ struct AttemptTracker::Impl {
       fresh.first_at = fresh.last_at = WallTime{t};
       fresh.first_tsval = fresh.last_tsval = tsval;
       ++cc.clock_count;
+      fresh.id = cc.clock_count;
       if (cc.clocks.size() < ClockFinding::kMaxClocks) {
         cc.clocks.push_back(fresh);
         match = &cc.clocks.back();
@@ -722,24 +727,10 @@ struct AttemptTracker::Impl {
       }
     }
     if (new_attempt) ++match->attempts;
+    return match->id;
   }
 
-  // Does (t, tsval) continue clock c? TSvals advance at 1 kHz (≥ 4.13 and HZ=1000), 250/100 Hz
-  // (jiffies at HZ=250/100, ≤ 4.12), or whatever rate the clock has shown (§8).
-  static bool on_clock(const TsClock& c, std::int64_t t, std::uint32_t tsval) {
-    const double dt = static_cast<double>(t - c.last_at.unix_ns) / 1e9;
-    const double dv = static_cast<double>(s32_diff(tsval, c.last_tsval));
-    if (std::fabs(dt) < 0.002) return std::fabs(dv) <= 5;
-    if (dt < 0) return false;
-    auto fits = [&](double rate) {
-      const double want = rate * dt;
-      return std::fabs(dv - want) <= 0.03 * want + 0.01 * rate + 4;
-    };
-    if (c.rate_hz > 0) return fits(c.rate_hz);
-    for (double rate : {1000.0, 250.0, 100.0, 300.0, 1024.0, 10.0})
-      if (fits(rate)) return true;
-    return false;
-  }
+  static bool on_clock(const TsClock& c, std::int64_t t, std::uint32_t tsval) { return continues_ts_clock(c, t, tsval); }
 
   static ClockFinding finding(const ClientClocks& cc) {
     ClockFinding f;
@@ -875,6 +866,23 @@ std::vector<ClockFinding> AttemptTracker::clock_findings() const {
     return x.addr < y.addr;
   });
   return out;
+}
+
+bool continues_ts_clock(const TsClock& c, std::int64_t t, std::uint32_t tsval) {
+  // TSvals advance at 1 kHz (≥ 4.13 and HZ=1000), 250/100 Hz (jiffies at HZ=250/100, ≤ 4.12), or
+  // whatever rate the clock has shown (§8).
+  const double dt = static_cast<double>(t - c.last_at.unix_ns) / 1e9;
+  const double dv = static_cast<double>(s32_diff(tsval, c.last_tsval));
+  if (std::fabs(dt) < 0.002) return std::fabs(dv) <= 5;
+  if (dt < 0) return false;
+  auto fits = [&](double rate) {
+    const double want = rate * dt;
+    return std::fabs(dv - want) <= 0.03 * want + 0.01 * rate + 4;
+  };
+  if (c.rate_hz > 0) return fits(c.rate_hz);
+  for (double rate : {1000.0, 250.0, 100.0, 300.0, 1024.0, 10.0})
+    if (fits(rate)) return true;
+  return false;
 }
 
 }  // namespace synscope::analyze

@@ -38,7 +38,13 @@ struct TsClock {
   std::uint32_t first_tsval = 0, last_tsval = 0;
   double rate_hz = 0;          // ticks per second, 0 while unknown
   std::uint32_t attempts = 0;  // attempts whose SYNs fell on this clock
+  std::uint32_t id = 0;        // 1-based, in order of appearance behind its address (Attempt::ts_clock)
 };
+
+// Does a SYN sent at t (unix ns) with `tsval` continue clock c? TSvals advance at 1 kHz, 250/100 Hz
+// (jiffies), or whatever rate the clock has shown (§8). The tracker's rule, public so that other
+// views of a capture (the replay's HTML report) separate clocks the same way.
+bool continues_ts_clock(const TsClock& c, std::int64_t t, std::uint32_t tsval);
 
 // An address behind which SYNs ran on more than one TS clock.
 struct ClockFinding {

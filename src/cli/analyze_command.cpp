@@ -6,11 +6,13 @@
 #include <cstdio>
 #include <fmt/format.h>
 #include <iostream>
+#include <optional>
 
 #include "analyze/analysis.h"
 #include "analyze/analysis_report.h"
 #include "cli/commands.h"
 #include "core/error.h"
+#include "report/builders.h"
 
 namespace synscope::cli {
 
@@ -25,6 +27,7 @@ struct AnalyzeArgs {
   std::string date;
   bool json = false, csv = false, verbose = false, all = false;
   std::size_t max_listed = 50;
+  std::string html;  // --html FILE (src/report/)
 };
 
 analyze::PacketSource* g_live = nullptr;
@@ -34,6 +37,7 @@ void on_signal(int) {
 
 int run_analyze(const AnalyzeArgs& a) {
   if (a.json && a.csv) throw UsageError("choose one of --json and --csv");
+  if (!a.html.empty()) report::check_html_path(a.html);
   analyze::PacketSource source = [&] {
     if (!a.iface.empty()) {
       if (!a.input.empty() && a.filter.empty()) throw UsageError("give either a FILE or -i IFACE, not both");
@@ -69,6 +73,16 @@ int run_analyze(const AnalyzeArgs& a) {
       }
     };
   }
+  // --html: every finished attempt also becomes a report row (the analysis itself keeps only the
+  // failed and late ones).
+  std::optional<report::AnalysisCollector> collector;
+  if (!a.html.empty()) {
+    collector.emplace(namer);
+    opt.on_attempt = [&collector, csv = opt.on_attempt](const analyze::Attempt& at) {
+      if (csv) csv(at);
+      collector->add(at);
+    };
+  }
   // Progress on stderr, only for a person watching a terminal.
   const bool tty = isatty(STDERR_FILENO);
   const auto started = std::chrono::steady_clock::now();
@@ -99,6 +113,11 @@ int run_analyze(const AnalyzeArgs& a) {
     std::cout << analyze::render_analysis_text(r, to);
   }
   std::cout.flush();
+  if (collector) {
+    auto rep = collector->finish(r);
+    report::write_html(rep, a.html);
+    std::cerr << "wrote " << a.html << '\n';
+  }
   if (!r.stop_reason.empty()) {
     std::cerr << "synscope: " << (a.input == "-" ? "standard input" : a.input) << ": stopped early: " << r.stop_reason << '\n';
     return 2;
@@ -119,6 +138,7 @@ Command add_analyze_command(CLI::App& app) {
   cmd->add_option("--date", args->date, "tcpdump text without dates: the day its times are on (YYYY-MM-DD)");
   cmd->add_flag("--json", args->json, "print JSON (schema synscope.analyze/1, see docs/analyze.md)");
   cmd->add_flag("--csv", args->csv, "print one CSV row per attempt");
+  cmd->add_option("--html", args->html, "also write a self-contained HTML report with the pictures to FILE");
   cmd->add_flag("--all", args->all, "--json: list every attempt, not only failed and late ones");
   cmd->add_flag("-v,--verbose", args->verbose, "show every SYN and SYN-ACK of the listed attempts");
   cmd->add_option("--max", args->max_listed, "attempts listed in detail in the text output")->capture_default_str();

@@ -15,6 +15,7 @@
 #include "lab/lab_scenarios.h"
 #include "lab/netns.h"
 #include "lab/topology.h"
+#include "report/builders.h"
 #include "sim/scenario_loader.h"
 
 namespace synscope::cli {
@@ -26,12 +27,29 @@ struct LabArgs {
   bool keep_going = false;
   bool cleanup = false;
   bool list = false;
+  std::string html;
 };
 
 sim::Scenario load(const std::string& name) {
   if (std::filesystem::exists(name)) return sim::load_scenario_file(name);
   if (const auto* s = lab::find_lab_scenario(name)) return sim::load_scenario_text(s->toml, "lab:" + std::string(s->name));
   throw UsageError(fmt::format("no lab scenario or file named \"{}\" (see synscope lab --list)", name));
+}
+
+// The lab's server capture, analysed like `synscope analyze` would, plus the comparison with the model.
+void write_lab_html(const lab::LabReport& lab, const std::string& path) {
+  report::Report analysed;
+  if (!lab.captures.empty()) {
+    auto source = analyze::PacketSource::open(lab.captures.front(), {});
+    report::AnalysisCollector collector([&source](const capture::IpAddress& x) { return source.display(x); });
+    analyze::AnalysisOptions opt;
+    opt.on_attempt = [&collector](const analyze::Attempt& at) { collector.add(at); };
+    auto result = analyze::analyze_source(source, opt);
+    analysed = collector.finish(result);
+  }
+  auto rep = report::from_lab(lab, std::move(analysed));
+  report::write_html(rep, path);
+  std::cerr << "wrote " << path << "\n";
 }
 
 int run_lab_command(const LabArgs& a) {
@@ -41,6 +59,10 @@ int run_lab_command(const LabArgs& a) {
       std::cout << fmt::format("{:<28} {}\n", s.name, sc.description);
     }
     return 0;
+  }
+  if (!a.html.empty()) {
+    if (a.scenarios.size() != 1 || a.scenarios[0] == "all") throw UsageError("--html draws one lab run: name exactly one scenario");
+    report::check_html_path(a.html);
   }
   if (auto why = lab::lab_unavailable_reason(); !why.empty()) {
     std::cerr << "synscope lab: " << why << "\n";
@@ -84,6 +106,7 @@ int run_lab_command(const LabArgs& a) {
       std::cout << report.text();
       if (!a.out_dir.empty())
         for (const auto& c : report.captures) std::cout << "capture: " << c << "\n";
+      if (!a.html.empty()) write_lab_html(report, a.html);
       status = report.agrees() ? 0 : 1;
     } catch (const lab::LabInterrupted& e) {
       std::cerr << "synscope lab: " << e.what() << "\n";
@@ -113,6 +136,7 @@ Command add_lab_command(CLI::App& app) {
   cmd->add_flag("--keep-going", args->keep_going, "With several scenarios, run the rest after one fails or disagrees");
   cmd->add_flag("--cleanup", args->cleanup, "Remove namespaces left behind by lab runs that are no longer running");
   cmd->add_flag("--list", args->list, "List the lab scenarios");
+  cmd->add_option("--html", args->html, "Also write a self-contained HTML report of the run to FILE");
   return Command{cmd, [args] { return run_lab_command(*args); }};
 }
 

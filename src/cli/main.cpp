@@ -12,6 +12,7 @@
 #include "model/explain_chain.h"
 #include "model/kernel_profile.h"
 #include "model/sysctls.h"
+#include "report/builders.h"
 #include "sim/builtin_scenarios.h"
 #include "sim/scenario_loader.h"
 #include "sim/sim_report.h"
@@ -42,6 +43,7 @@ struct SimArgs {
   std::string kernel;
   std::vector<std::string> sysctls;
   std::optional<std::uint64_t> seed;
+  std::string html;  // --html FILE: the self-contained HTML report (src/report/)
 };
 
 int run_sim(const SimArgs& a) {
@@ -52,7 +54,10 @@ int run_sim(const SimArgs& a) {
     }
     return 0;
   }
+  if (!a.html.empty()) report::check_html_path(a.html);
   sim::Scenario sc = load(a.scenario);
+  if (sc.sweep && !a.html.empty())
+    throw UsageError(fmt::format("--html: {} is a sweep of {} trials; the report draws one run (pick a scenario without [sweep])", sc.name, sc.sweep->trials));
   sim::SimOptions opt;
   if (!a.kernel.empty()) opt.kernel = a.kernel;
   opt.sysctls = a.sysctls;
@@ -71,7 +76,9 @@ int run_sim(const SimArgs& a) {
     return 0;
   }
   std::vector<sim::VariantRun> runs;
-  runs.push_back({a.kernel.empty() ? "base" : "base (--kernel " + a.kernel + ")", sim::simulate(sc, opt)});
+  sim::SimOptions base_opt = opt;
+  base_opt.queue_samples = !a.html.empty();  // the report's queue-depth plot
+  runs.push_back({a.kernel.empty() ? "base" : "base (--kernel " + a.kernel + ")", sim::simulate(sc, base_opt)});
   if (!a.no_variants && a.kernel.empty()) {
     for (const auto& v : sc.variants) {
       sim::SimOptions vo = opt;
@@ -85,6 +92,11 @@ int run_sim(const SimArgs& a) {
       std::string dir = i == 0 ? a.out_dir : a.out_dir + "/variant-" + std::to_string(i);
       for (const auto& path : sim::write_outputs(runs[i].result, dir)) std::cerr << "wrote " << path << '\n';
     }
+  }
+  if (!a.html.empty()) {
+    auto rep = report::from_sim(runs);
+    report::write_html(rep, a.html);
+    std::cerr << "wrote " << a.html << '\n';
   }
   if (a.json) {
     nlohmann::json j = sim::render_json(runs[0].result);
@@ -134,6 +146,7 @@ int main(int argc, char** argv) {
   sim_cmd->add_option("--seed", sim_args.seed, "override the scenario's random seed");
   sim_cmd->add_option("-o,--out", sim_args.out_dir, "write pcap, tcpdump text and result.json per capture point here");
   sim_cmd->add_flag("--json", sim_args.json, "print the result as JSON");
+  sim_cmd->add_option("--html", sim_args.html, "also write a self-contained HTML report with the pictures to FILE");
   sim_cmd->add_flag("-v,--verbose", sim_args.verbose, "print every packet, verdict and attempt");
   sim_cmd->add_flag("--no-variants", sim_args.no_variants, "run only the base scenario");
 

@@ -10,6 +10,7 @@
 #include "analyze/replay.h"
 #include "cli/commands.h"
 #include "core/error.h"
+#include "report/builders.h"
 
 namespace synscope::cli {
 namespace {
@@ -24,6 +25,7 @@ struct ReplayArgs {
   std::string date;
   bool json = false;
   bool verbose = false;
+  std::string html;
 };
 
 int run_replay(const ReplayArgs& a) {
@@ -38,6 +40,7 @@ int run_replay(const ReplayArgs& a) {
   if (!a.date.empty() && !parse_date_time(a.date + " 00:00:00", o.source.base_date))
     throw UsageError(fmt::format("--date {}: expected YYYY-MM-DD", a.date));
 
+  if (!a.html.empty()) report::check_html_path(a.html);
   auto r = analyze::replay(a.file, o);
   if (!r.server_choice.empty())
     std::cerr << "synscope replay: no --server given: replaying " << r.server_choice << '\n';
@@ -47,6 +50,11 @@ int run_replay(const ReplayArgs& a) {
     analyze::ReplayTextOptions to;
     to.verbose = a.verbose;
     std::cout << analyze::render_replay_text(r, to);
+  }
+  if (!a.html.empty()) {
+    auto rep = report::from_replay(r);
+    report::write_html(rep, a.html);
+    std::cerr << "wrote " << a.html << '\n';
   }
   return 0;
 }
@@ -67,6 +75,7 @@ Command add_replay_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--date", args->date, "YYYY-MM-DD of a tcpdump printout whose times carry no date (default 1970-01-01)");
   cmd->add_flag("--json", args->json, "print the result as JSON (schema synscope.replay/1)");
+  cmd->add_option("--html", args->html, "also write a self-contained HTML report with the pictures to FILE");
   cmd->add_flag("-v,--verbose", args->verbose, "every SYN, the model's other decisions and its counters");
   return {cmd, [args] { return run_replay(*args); }};
 }

@@ -339,7 +339,10 @@ LabReport run_lab(const sim::Scenario& scenario_in, const LabOptions& options) {
       if (!model::sysctl_unavailable_reason(profile, name) && defaults.get(name) != value && !h.sysctls.count(name))
         sim_opts.sysctls.push_back(fmt::format("{}:{}={}", h.name, name, value));
   }
-  sim::SimResult model = sim::simulate(model_sc, sim_opts);
+  sim_opts.queue_samples = true;  // kept in the report for its HTML queue-depth plot (cheap: a few listeners)
+  auto model_run = std::make_shared<sim::SimResult>(sim::simulate(model_sc, sim_opts));
+  const sim::SimResult& model = *model_run;
+  report.model_run = model_run;
 
   // Attempts, matched per client label in order.
   std::map<std::string, std::vector<const sim::Attempt*>> model_by_client;

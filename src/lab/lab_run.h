@@ -5,6 +5,7 @@
 // (model::newest_profile(), 6.18, §17) and compare them attempt by attempt and counter by counter.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -67,6 +68,7 @@ struct LabReport {
   std::vector<CounterComparison> counters;
   std::vector<ListenerComparison> listeners;
   std::vector<std::string> captures;  // pcap files written
+  std::shared_ptr<const sim::SimResult> model_run;  // the model's run of the scenario (for --html)
   bool agrees() const;
   std::string text() const;     // the side-by-side tables
 };

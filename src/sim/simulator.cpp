@@ -130,6 +130,9 @@ class Engine {
   void attempt_failed(int id, AttemptOutcome why);
   void attempt_closed(int id);
   bool tracking() const { return options_.track_attempts; }
+  // Appends a QueueSample for every listener whose queues differ from its last sample. Called after
+  // each event when asked for: queues only change inside events, so this sees every change.
+  void sample_queues();
 
  private:
   void deliver(const Event& e);
@@ -161,6 +164,7 @@ class Engine {
   std::unordered_map<std::uint64_t, int> attempt_by_wire_;
   std::vector<std::uint64_t> attempt_nat_key_;  // wire key of the translated SYN, 0 if none
   SimResult result_;
+  std::vector<std::vector<std::pair<int, int>>> last_queues_;  // per host, per listener: (q, a) last sampled
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -703,6 +707,26 @@ void Engine::attempt_closed(int id) {
   if (auto k = attempt_nat_key_[static_cast<std::size_t>(id)]) attempt_by_wire_.erase(k);
 }
 
+void Engine::sample_queues() {
+  if (result_.queue_samples_capped) return;
+  last_queues_.resize(hosts_.size());
+  for (std::size_t h = 0; h < hosts_.size(); ++h) {
+    const HostStack& st = *hosts_[h].stack;
+    auto& last = last_queues_[h];
+    for (ListenerId l = 0; l < st.listener_count(); ++l) {
+      const auto snap = st.listener_snapshot(l);
+      if (l >= last.size()) last.emplace_back(-1, -1);  // a new listener: its first state is a change
+      if (last[l] == std::pair{snap.q, snap.a}) continue;
+      last[l] = {snap.q, snap.a};
+      if (result_.queue_samples.size() >= SimResult::kMaxQueueSamples) {
+        result_.queue_samples_capped = true;
+        return;
+      }
+      result_.queue_samples.push_back(QueueSample{now_, static_cast<int>(h), snap.port, snap.q, snap.a});
+    }
+  }
+}
+
 SimResult Engine::run() {
   const SimTime end = scenario_->duration;
   Event e;
@@ -716,6 +740,7 @@ SimResult Engine::run() {
         break;
       case EventKind::App: apps_[e.target]->on_event(e.sub, e.a, e.b); break;
     }
+    if (options_.queue_samples) sample_queues();
     if ((result_.events & 0xfff) == 0) {
       std::size_t live = 0;
       for (auto& h : hosts_) live += h.stack->live_sockets();

@@ -78,6 +78,14 @@ struct KernelLogLine {
   std::string text;
 };
 
+// The depth of one listener's queues whenever an event changed it (SimOptions::queue_samples).
+struct QueueSample {
+  SimTime at;
+  int host = -1;
+  std::uint16_t port = 0;
+  int q = 0, a = 0;  // SYN queue (requests) and accept queue (§6)
+};
+
 struct SimResult {
   std::shared_ptr<const Scenario> scenario;
   std::vector<HostResult> hosts;
@@ -86,6 +94,9 @@ struct SimResult {
   std::vector<Attempt> attempts;
   std::vector<TsMemoryEvent> ts_memory;
   std::vector<KernelLogLine> kernel_log;
+  std::vector<QueueSample> queue_samples;  // empty unless SimOptions::queue_samples
+  bool queue_samples_capped = false;       // stopped at kMaxQueueSamples
+  static constexpr std::size_t kMaxQueueSamples = 4'000'000;
   std::uint64_t segments_sent = 0;     // transmissions by stacks, NAT forwards and flood sources
   std::uint64_t segments_delivered = 0;
   std::uint64_t segments_blackholed = 0;  // addressed to nobody (e.g. SYN-ACKs to spoofed sources)
@@ -102,6 +113,7 @@ struct SimOptions {
   bool capture = true;               // record capture points
   bool decisions = true;             // record every listen-path decision
   bool track_attempts = true;        // per-attempt bookkeeping
+  bool queue_samples = false;        // record listener queue depths as they change (HTML reports)
   std::optional<std::string> kernel; // override every host's kernel profile
   std::vector<std::string> sysctls;  // "name=value" for every host, or "host:name=value"
   std::optional<std::uint64_t> seed; // override the scenario seed

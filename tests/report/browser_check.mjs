@@ -1,0 +1,266 @@
+// Opens a synscope HTML report in real headless Chromium and reports, as one JSON object on stdout,
+// what a person would see: console errors, network requests, load time, whether each plot drew
+// something, the table's row counts before and after typing a filter, and screenshots.
+//
+//   node browser_check.mjs --html FILE --out DIR
+//        [--filter TEXT] [--screenshot NAME] [--shot-height PX] [--width PX] [--browser /usr/bin/chromium]
+//
+// No npm dependency: Chromium's DevTools protocol over a minimal WebSocket client on node:net (Node's
+// own WebSocket is still experimental in Node 20 and absent in Debian's Node 18). Exit status 0 when
+// the JSON was printed, 1 when the browser could not be driven (the reason on stderr).
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const args = {};
+for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
+if (!args.html || !args.out) {
+  console.error('usage: browser_check.mjs --html FILE --out DIR [--filter TEXT] [--screenshot NAME] [--width PX]');
+  process.exit(2);
+}
+const browser = args.browser || '/usr/bin/chromium';
+const width = +(args.width || 1400);
+const profile = mkdtempSync(join(tmpdir(), 'synscope-chromium-'));
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function launch() {
+  const proc = spawn(browser, ['--headless=new', '--no-sandbox', '--disable-gpu', '--remote-debugging-port=0', `--user-data-dir=${profile}`,
+    '--no-first-run', '--no-default-browser-check', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--disable-extensions', '--mute-audio', `--window-size=${width},900`, 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return new Promise((ok, fail) => {
+    let err = '';
+    const timer = setTimeout(() => fail(new Error('chromium did not start within 30 s: ' + err.slice(-500))), 30000);
+    proc.stderr.on('data', (d) => {
+      err += d;
+      const m = /DevTools listening on (ws:\/\/\S+)/.exec(err);
+      if (m) { clearTimeout(timer); ok({ proc, url: m[1] }); }
+    });
+    proc.on('exit', (code) => { clearTimeout(timer); fail(new Error(`chromium exited (${code}): ${err.slice(-500)}`)); });
+  });
+}
+
+// RFC 6455, client side, text frames only: enough for the DevTools protocol on localhost.
+class MiniWebSocket {
+  constructor(url) {
+    const u = new URL(url);
+    this.chunks = [];
+    this.have = 0;
+    this.open = false;
+    this.parts = [];
+    this.sock = net.connect(+u.port, u.hostname, () => {
+      const key = randomBytes(16).toString('base64');
+      this.sock.write(`GET ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    });
+    this.sock.on('data', (d) => { this.chunks.push(d); this.have += d.length; this.pump(); });
+    this.sock.on('error', (e) => this.onerror && this.onerror(e));
+  }
+  take(n) {  // the first n buffered bytes, joined once
+    const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.have);
+    this.chunks = n < all.length ? [all.subarray(n)] : [];
+    this.have = all.length - n;
+    return all.subarray(0, n);
+  }
+  peek() { if (this.chunks.length > 1) { this.chunks = [Buffer.concat(this.chunks, this.have)]; } return this.chunks[0]; }
+  pump() {
+    if (!this.open) {
+      const head = this.peek().indexOf('\r\n\r\n');
+      if (head < 0) return;
+      const text = this.take(head + 4).toString();
+      if (!/^HTTP\/1\.1 101/.test(text)) { this.onerror && this.onerror(new Error('no WebSocket upgrade: ' + text.split('\r\n')[0])); return; }
+      this.open = true;
+      this.onopen && this.onopen();
+    }
+    for (;;) {
+      if (this.have < 2) return;
+      const b = this.peek();
+      let len = b[1] & 0x7f, hdr = 2;
+      if (len === 126) { if (this.have < 4) return; len = b.readUInt16BE(2); hdr = 4; }
+      else if (len === 127) { if (this.have < 10) return; len = Number(b.readBigUInt64BE(2)); hdr = 10; }
+      if (this.have < hdr + len) return;
+      const frame = this.take(hdr + len);
+      const op = frame[0] & 0x0f, fin = frame[0] & 0x80, payload = frame.subarray(hdr);
+      if (op === 0x9) { this.frame(0xA, payload); continue; }
+      if (op === 0x8) { this.sock.end(); return; }
+      if (op === 0x1 || op === 0x0) {
+        this.parts.push(Buffer.from(payload));
+        if (fin) { const msg = Buffer.concat(this.parts).toString(); this.parts = []; this.onmessage && this.onmessage({ data: msg }); }
+      }
+    }
+  }
+  frame(op, payload) {
+    const n = payload.length;
+    const head = n < 126 ? Buffer.from([0x80 | op, 0x80 | n]) : n < 65536 ? Buffer.alloc(4) : Buffer.alloc(10);
+    if (n >= 126 && n < 65536) { head[0] = 0x80 | op; head[1] = 0x80 | 126; head.writeUInt16BE(n, 2); }
+    if (n >= 65536) { head[0] = 0x80 | op; head[1] = 0x80 | 127; head.writeBigUInt64BE(BigInt(n), 2); }
+    const mask = randomBytes(4), body = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) body[i] = payload[i] ^ mask[i & 3];
+    this.sock.write(Buffer.concat([head, mask, body]));
+  }
+  send(text) { this.frame(0x1, Buffer.from(text)); }
+  close() { this.sock.destroy(); }
+}
+
+class Cdp {
+  constructor(url) {
+    this.ws = new MiniWebSocket(url);
+    this.next = 1;
+    this.pending = new Map();
+    this.handlers = [];
+    this.ws.onmessage = (ev) => {
+      const msg = JSON.parse(ev.data);
+      if (msg.id && this.pending.has(msg.id)) {
+        const { ok, fail } = this.pending.get(msg.id);
+        this.pending.delete(msg.id);
+        if (msg.error) fail(new Error(msg.error.message)); else ok(msg.result);
+      } else if (msg.method) {
+        for (const h of this.handlers) h(msg);
+      }
+    };
+  }
+  open() { return new Promise((ok, fail) => { this.ws.onopen = ok; this.ws.onerror = () => fail(new Error('DevTools WebSocket failed')); }); }
+  send(method, params = {}, sessionId) {
+    const id = this.next++;
+    this.ws.send(JSON.stringify({ id, method, params, sessionId }));
+    return new Promise((ok, fail) => this.pending.set(id, { ok, fail }));
+  }
+}
+
+const out = { consoleErrors: [], requests: [], screenshots: [] };
+let chrome;
+try {
+  chrome = await launch();
+  const cdp = new Cdp(chrome.url);
+  await cdp.open();
+  const { targetId } = await cdp.send('Target.createTarget', { url: 'about:blank' });
+  const { sessionId } = await cdp.send('Target.attachToTarget', { targetId, flatten: true });
+  const s = (m, p) => cdp.send(m, p, sessionId);
+  const pageUrl = 'file://' + resolve(args.html);
+  let loadFired = false;
+  cdp.handlers.push((msg) => {
+    if (msg.sessionId !== sessionId) return;
+    const p = msg.params;
+    if (msg.method === 'Runtime.consoleAPICalled' && (p.type === 'error' || p.type === 'assert'))
+      out.consoleErrors.push(p.args.map((a) => a.value ?? a.description ?? '').join(' '));
+    if (msg.method === 'Runtime.exceptionThrown')
+      out.consoleErrors.push('exception: ' + (p.exceptionDetails.exception?.description || p.exceptionDetails.text));
+    if (msg.method === 'Log.entryAdded' && p.entry.level === 'error') out.consoleErrors.push('log: ' + p.entry.text);
+    // Anything but the report itself is a request the page should not make.
+    if (msg.method === 'Network.requestWillBeSent' && p.request.url !== pageUrl && !p.request.url.startsWith('data:'))
+      out.requests.push(p.request.url);
+    if (msg.method === 'Page.loadEventFired') loadFired = true;
+  });
+  await s('Runtime.enable');
+  await s('Log.enable');
+  await s('Network.enable');
+  await s('Page.enable');
+  await s('Emulation.setDeviceMetricsOverride', { width, height: 900, deviceScaleFactor: 1, mobile: false });
+  const evaluate = async (expr) => {
+    const r = await s('Runtime.evaluate', { expression: expr, returnByValue: true, awaitPromise: true });
+    if (r.exceptionDetails) throw new Error('evaluate failed: ' + (r.exceptionDetails.exception?.description || r.exceptionDetails.text));
+    return r.result.value;
+  };
+
+  const t0 = Date.now();
+  await s('Page.navigate', { url: pageUrl });
+  const deadline = t0 + 60000;
+  while (Date.now() < deadline) {
+    if (loadFired && (await evaluate('!!(window.synscope && window.synscope.ready)'))) break;
+    await sleep(20);
+  }
+  out.driverMs = Date.now() - t0;
+  out.ready = await evaluate('!!(window.synscope && window.synscope.ready)');
+  // In-page times from the navigation's start: when the load event ended and when the report was drawn.
+  out.loadEventMs = await evaluate("(performance.getEntriesByType('navigation')[0] || {}).loadEventEnd || -1");
+  out.readyMs = await evaluate('window.synscope ? window.synscope.readyMs : -1');
+  out.buildMs = await evaluate('window.synscope ? window.synscope.buildMs : -1');
+  out.fileBytes = await evaluate("(performance.getEntriesByType('navigation')[0] || {}).decodedBodySize || -1");
+
+  // What is on the page: each canvas, and whether it has drawn pixels (not blank, not one colour).
+  out.dom = await evaluate(`(() => {
+    const canvases = [...document.querySelectorAll('canvas')].map((c) => {
+      const box = c.closest('.plotbox');
+      const ctx = c.getContext('2d');
+      const d = ctx.getImageData(0, 0, c.width, c.height).data;
+      let painted = 0, colours = new Set();
+      for (let i = 0; i < d.length; i += 4 * 7) {
+        if (d[i + 3] > 0 && !(d[i] > 250 && d[i + 1] > 250 && d[i + 2] > 250)) painted++;
+        if (colours.size < 64) colours.add(d[i] << 16 | d[i + 1] << 8 | d[i + 2]);
+      }
+      return { id: box ? (box.id || box.className) : '', width: c.width, height: c.height, painted, colours: colours.size };
+    });
+    const count = document.getElementById('table-count');
+    return {
+      title: document.title,
+      canvases,
+      tsLegend: document.querySelectorAll('#ts-legend span').length,
+      tsStory: (document.getElementById('ts-story') || {}).textContent || '',
+      timelineMode: (document.getElementById('tl-mode') || {}).textContent || '',
+      findings: document.querySelectorAll('#findings .finding').length,
+      findingLinks: document.querySelectorAll('#findings .finding-link').length,
+      counters: document.querySelectorAll('#counters tr').length,
+      queuePlots: document.querySelectorAll('.queue-plot').length,
+      rowsShown: [...document.querySelectorAll('#grid .row')].filter((r) => r.style.display !== 'none').length,
+      tableRows: count ? +count.dataset.rows : -1,
+      tableCount: count ? count.textContent : '',
+      notes: [...document.querySelectorAll('.note')].map((n) => n.textContent),
+    };
+  })()`);
+
+  if (args.screenshot) {
+    const shot = async (name) => {
+      let h = await evaluate('Math.ceil(document.documentElement.scrollHeight)');
+      if (args['shot-height']) h = Math.min(h, +args['shot-height']);  // the top of the page only
+      const r = await s('Page.captureScreenshot', { format: 'png', captureBeyondViewport: true, clip: { x: 0, y: 0, width, height: h, scale: 1 } });
+      const file = join(args.out, name);
+      writeFileSync(file, Buffer.from(r.data, 'base64'));
+      out.screenshots.push(file);
+    };
+    await shot(args.screenshot + '.png');
+  }
+
+  if (args.filter !== undefined) {
+    // Type the filter like a person: focus the box, insert the text (fires input events), wait for
+    // the debounce, read the count the page shows.
+    out.filterBefore = await evaluate("+document.getElementById('table-count').dataset.rows");
+    await evaluate("document.getElementById('filter').focus()");
+    await s('Input.insertText', { text: args.filter });
+    const until = Date.now() + 10000;
+    let rows = out.filterBefore;
+    while (Date.now() < until) {
+      await sleep(50);
+      const v = await evaluate("document.getElementById('filter').value");
+      rows = await evaluate("+document.getElementById('table-count').dataset.rows");
+      if (v === args.filter && rows !== out.filterBefore) break;
+    }
+    await sleep(300);  // past the debounce for certain, whatever the count did
+    out.filterRows = await evaluate("+document.getElementById('table-count').dataset.rows");
+    out.filterShown = await evaluate("[...document.querySelectorAll('#grid .row')].filter((r) => r.style.display !== 'none').map((r) => [...r.children].map((c) => c.textContent).join('|')).slice(0, 50)");
+    if (args.screenshot) {
+      await evaluate("document.getElementById('attempts').scrollIntoView()");
+      const r = await s('Page.captureScreenshot', { format: 'png' });
+      const file = join(args.out, args.screenshot + '-filtered.png');
+      writeFileSync(file, Buffer.from(r.data, 'base64'));
+      out.screenshots.push(file);
+    }
+  }
+  // Clicking a finding's link must filter the table to its attempts.
+  out.findingClick = await evaluate(`(() => {
+    const a = document.querySelector('#findings .finding-link');
+    if (!a) return null;
+    a.click();
+    return { filter: document.getElementById('filter').value, rows: +document.getElementById('table-count').dataset.rows };
+  })()`);
+  process.stdout.write(JSON.stringify(out) + '\n');
+  await Promise.race([cdp.send('Browser.close').catch(() => {}), sleep(2000)]);
+  cdp.ws.close();
+} catch (e) {
+  console.error('browser_check: ' + e.message);
+  process.exitCode = 1;
+} finally {
+  if (chrome) { chrome.proc.kill('SIGKILL'); await sleep(100); }
+  rmSync(profile, { recursive: true, force: true });
+}
