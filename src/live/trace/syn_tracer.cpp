@@ -1,5 +1,7 @@
 #include "live/trace/syn_tracer.h"
 
+#include <arpa/inet.h>
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
@@ -122,7 +124,7 @@ struct SynTracer::Impl {
 
   // Owners of listeners, looked up through sock_diag when an unknown listener shows up.
   std::vector<Listener> listeners;
-  std::map<std::string, std::string> owner_by_listener;
+  std::map<TraceEndpoint, std::string> owner_by_listener;  // binary keys: no formatting per event
   std::int64_t owners_read_ns = 0;
 
   std::vector<TraceEvent> batch;  // filled by the ring-buffer callback
@@ -339,12 +341,19 @@ void SynTracer::start() {
 
 namespace {
 
-// sock_diag's endpoint text and ours agree ("127.0.0.1:8080", "[::1]:8080"); a wildcard listener
-// shows its bound address (0.0.0.0).
+// A sock_diag listener as the tracer's endpoint; a wildcard listener keeps its bound address (0.0.0.0).
+TraceEndpoint endpoint_of(const Listener& l) {
+  TraceEndpoint ep;
+  ep.addr.family = l.family == AF_INET6 ? 6 : 4;
+  inet_pton(l.family, l.address.c_str(), ep.addr.bytes.data());
+  ep.port = l.port;
+  return ep;
+}
+
 void attach_owners(std::vector<TraceEvent>& events, SynTracer::Impl& impl, const std::string& netns) {
   bool missing = false;
   for (const auto& e : events)
-    if (e.listener && !impl.owner_by_listener.count(e.listener->str())) missing = true;
+    if (e.listener && !impl.owner_by_listener.count(*e.listener)) missing = true;
   const auto now = monotonic_ns();
   if (missing && now - impl.owners_read_ns > 1'000'000'000) {
     impl.owners_read_ns = now;
@@ -360,14 +369,14 @@ void attach_owners(std::vector<TraceEvent>& events, SynTracer::Impl& impl, const
     for (const auto& l : impl.listeners) {
       std::string who;
       for (const auto& o : l.owners) who += fmt::format("{}{} (pid {})", who.empty() ? "" : ", ", o.comm, o.pid);
-      impl.owner_by_listener[l.endpoint()] = who;
+      impl.owner_by_listener[endpoint_of(l)] = who;
     }
     for (const auto& e : events)
-      if (e.listener) impl.owner_by_listener.emplace(e.listener->str(), "");  // do not look again for a second
+      if (e.listener) impl.owner_by_listener.emplace(*e.listener, "");  // do not look again for a second
   }
   for (auto& e : events)
     if (e.listener)
-      if (auto it = impl.owner_by_listener.find(e.listener->str()); it != impl.owner_by_listener.end())
+      if (auto it = impl.owner_by_listener.find(*e.listener); it != impl.owner_by_listener.end())
         e.process = it->second;
 }
 

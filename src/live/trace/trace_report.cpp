@@ -159,8 +159,8 @@ void TopTables::add(const TraceEvent& e) {
     }
     if (refused(e)) ++r.causes[std::string(e.cause())];
   };
-  bump(by_listener_[e.listener ? e.listener->str() + (e.process.empty() ? "" : " " + e.process) : e.local.str() + " (no listener)"]);
-  bump(by_client_[e.peer.addr.str()]);
+  bump(by_listener_[e.listener ? ListenerKey{e.listener, {}, e.process} : ListenerKey{std::nullopt, e.local, {}}]);
+  bump(by_client_[e.peer.addr]);
 }
 
 std::string TopTables::text(std::size_t max_rows) const {
@@ -185,7 +185,11 @@ std::string TopTables::text(std::size_t max_rows) const {
     if (sorted.size() > max_rows) out += fmt::format("… {} more\n", sorted.size() - max_rows);
     return out;
   };
-  return table("listener", by_listener_) + "\n" + table("client address", by_client_);
+  std::map<std::string, Row> listeners, clients;
+  for (const auto& [k, r] : by_listener_)
+    listeners[k.listener ? k.listener->str() + (k.process.empty() ? "" : " " + k.process) : k.local.str() + " (no listener)"] = r;
+  for (const auto& [a, r] : by_client_) clients[a.str()] = r;
+  return table("listener", listeners) + "\n" + table("client address", clients);
 }
 
 }  // namespace synscope::live::trace

@@ -3,6 +3,7 @@
 // (drops by cause, counters against the predictions, contradictions), and the --top tables.
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 
@@ -33,8 +34,15 @@ class TopTables {
   };
 
  private:
-  std::map<std::string, Row> by_listener_;
-  std::map<std::string, Row> by_client_;
+  // Binary keys, formatted only when the tables are drawn: --top sees every segment.
+  struct ListenerKey {
+    std::optional<TraceEndpoint> listener;  // none: no listener (then `local` is the address)
+    TraceEndpoint local;
+    std::string process;
+    auto operator<=>(const ListenerKey&) const = default;
+  };
+  std::map<ListenerKey, Row> by_listener_;
+  std::map<TraceAddr, Row> by_client_;
 };
 
 }  // namespace synscope::live::trace
