@@ -73,6 +73,10 @@ std::vector<std::string> capture_notes(const AnalysisResult& r) {
   if (t.duplicate_syns)
     notes.push_back(fmt::format("{} duplicate SYN frame(s) (same ISN and TSval, or the same instant): copies in the capture, "
                                 "not retransmissions", t.duplicate_syns));
+  if (t.evicted_flows || t.state_limited)
+    notes.push_back(fmt::format("state limit reached (--max-flows {}): {} flow(s) were finished early on what had been "
+                                "seen and {} table entr(ies) were not kept (a flood from that many sources?); raise "
+                                "--max-flows to keep more", t.max_flows, t.evicted_flows, t.state_limited));
   if (t.time_backwards)
     notes.push_back(fmt::format("time goes backwards {} time(s), first at frame {}: merged or repeated capture",
                                 t.time_backwards, t.first_backwards_frame));
@@ -94,6 +98,9 @@ std::vector<std::string> capture_notes(const AnalysisResult& r) {
                                 r.text_stats->skipped_examples.front().reason));
   if (r.capture_stats && r.capture_stats->truncated_frames)
     notes.push_back(fmt::format("{} frame(s) cut by the snapshot length", r.capture_stats->truncated_frames));
+  if (r.capture_stats && r.capture_stats->bad_time)
+    notes.push_back(fmt::format("{} frame(s) skipped: their time stamp is before 1970 or after 2115 (corrupt capture)",
+                                r.capture_stats->bad_time));
   return notes;
 }
 
@@ -298,6 +305,8 @@ nlohmann::json render_analysis_json(const AnalysisResult& r) {
                     {"synack_without_syn", r.tracker.synack_without_syn},
                     {"midstream_flows", r.tracker.midstream_flows},
                     {"time_backwards", r.tracker.time_backwards},
+                    {"evicted_flows", r.tracker.evicted_flows},
+                    {"state_limited", r.tracker.state_limited},
                     {"completed_unseen", r.outcomes[static_cast<std::size_t>(Outcome::CompletedUnseen)]},
                     {"tunnelled_tcp", r.tracker.tunnelled}};
   json state = {{"open_flows_peak", r.tracker.open_flows_peak}};

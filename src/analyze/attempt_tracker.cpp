@@ -148,6 +148,7 @@ struct AttemptTracker::Impl {
 
   HashIndex<std::uint32_t> port_index;  // endpoint hash -> port slot + 1
   std::vector<Port> ports;
+  std::uint32_t overflow_port = UINT32_MAX;
   HashIndex<Host> hosts;
 
   struct Memory {
@@ -165,7 +166,11 @@ struct AttemptTracker::Impl {
   HashKeySet finished;  // (client, server, ISN) of recent finished attempts
   std::deque<std::pair<std::int64_t, std::uint64_t>> finished_expiry;
 
-  Impl(TrackerOptions o, Sink s) : opt(o), sink(std::move(s)) { index.assign(1024, 0); }
+  Impl(TrackerOptions o, Sink s) : opt(o), sink(std::move(s)) {
+    index.assign(1024, 0);
+    if (opt.max_flows == 0) opt.max_flows = 1;  // the flow being added needs a place
+    stats.max_flows = opt.max_flows;
+  }
 
   // ---- flow index -------------------------------------------------------------------------------
 
@@ -227,7 +232,28 @@ struct AttemptTracker::Impl {
     index[hole] = 0;
   }
 
+  // At max_flows: finishes the open flow whose expiry is nearest (the front of the lane whose front
+  // comes first), as expire() would have later. A flood's spoofed SYNs go first: theirs is the
+  // unanswered lane, and every one of them is in it in arrival order.
+  void evict_one() {
+    std::size_t best = kLanes;
+    for (std::size_t l = 0; l < kLanes; ++l) {
+      auto& q = lanes[l];
+      while (!q.empty() && (!flows[q.front().flow].live || flows[q.front().flow].gen != q.front().gen)) q.pop_front();
+      if (!q.empty() && (best == kLanes || q.front().at < lanes[best].front().at)) best = l;
+    }
+    if (best == kLanes) return;  // nothing scheduled yet: let the table grow by one
+    const Expiry e = lanes[best].front();
+    lanes[best].pop_front();
+    Flow& f = flows[e.flow];
+    f.lanes_queued &= static_cast<std::uint8_t>(~(1u << best));
+    if (f.attempt_open) finish_attempt(f, false);
+    remove_flow(f);
+    ++stats.evicted_flows;
+  }
+
   Flow& new_flow(const PacketEndpoint& client, const PacketEndpoint& server, std::uint64_t h) {
+    if (live_flows >= opt.max_flows) evict_one();
     std::uint32_t slot;
     if (!free_flows.empty()) {
       slot = free_flows.back();
@@ -264,6 +290,17 @@ struct AttemptTracker::Impl {
   }
 
   std::uint32_t port_of(const PacketEndpoint& server) {
+    // Past max_flows server endpoints (a flood to random addresses and ports), new ones share one
+    // overflow slot: their port-level signs merge, and state_limited counts them.
+    if (ports.size() >= opt.max_flows) {
+      if (const std::uint32_t* known = port_index.find(endpoint_hash(server))) return *known - 1;
+      ++stats.state_limited;
+      if (overflow_port == UINT32_MAX) {
+        overflow_port = static_cast<std::uint32_t>(ports.size());
+        ports.emplace_back();
+      }
+      return overflow_port;
+    }
     bool inserted;
     std::uint32_t& slot = port_index.get(endpoint_hash(server), inserted);
     if (inserted) {
@@ -601,6 +638,10 @@ struct AttemptTracker::Impl {
   void remember(const PacketEndpoint& closer, const PacketEndpoint& peer, std::uint32_t tsval, std::uint64_t frame,
                 std::int64_t t) {
     const std::uint64_t key = pair_hash(closer.addr, peer.addr);
+    if (memory.size() >= opt.max_flows && !memory.find(key)) {
+      ++stats.state_limited;
+      return;
+    }
     bool inserted;
     Memory& m = memory.get(key, inserted);
     m.m.closed_at = WallTime{t};
@@ -615,6 +656,10 @@ struct AttemptTracker::Impl {
   void server_spoke(Flow& f) {
     if (f.server_sent) return;
     f.server_sent = true;
+    if (hosts.size() >= opt.max_flows && !hosts.find(addr_hash(f.a.server.addr))) {
+      ++stats.state_limited;
+      return;
+    }
     bool inserted;
     hosts.get(addr_hash(f.a.server.addr), inserted).spoke = true;
   }
@@ -669,7 +714,8 @@ struct AttemptTracker::Impl {
         now - ns(a.synack->at) >= 1'500'000'000LL) {  // a request's first re-send is due after 1 s (§5.3)
       Port& p = ports[f.port];
       const std::int64_t at = ns(a.synack->at);
-      p.unresent_run = at - p.last_unresent <= opt.near.count() ? p.unresent_run + 1 : 1;
+      // INT64_MIN: none before (the difference would overflow).
+      p.unresent_run = p.last_unresent != INT64_MIN && at - p.last_unresent <= opt.near.count() ? p.unresent_run + 1 : 1;
       p.last_unresent = std::max(p.last_unresent, at);
       if (p.unresent_run >= 4) {
         a.synack->cookie = true;
@@ -677,7 +723,8 @@ struct AttemptTracker::Impl {
       }
     }
     const std::uint64_t key = attempt_key(a.client, a.server, a.isn);
-    if (finished.insert(key)) finished_expiry.push_back({now + opt.dedupe_window.count(), key});
+    if (finished.size() >= opt.max_flows) ++stats.state_limited;
+    else if (finished.insert(key)) finished_expiry.push_back({now + opt.dedupe_window.count(), key});
     sink(a);
   }
 
@@ -687,6 +734,10 @@ struct AttemptTracker::Impl {
   // Returns the id of the clock it fell on.
   std::uint32_t feed_clock(const IpAddress& addr, std::int64_t t, std::uint32_t tsval, bool new_attempt) {
     const std::uint64_t key = addr_hash(addr);
+    if (clocks.size() >= opt.max_flows && !clocks.find(key)) {
+      ++stats.state_limited;
+      return 0;  // no clock: the attempt is not placed on one
+    }
     bool inserted;
     ClientClocks& cc = clocks.get(key, inserted);
     cc.last_at = t;

@@ -30,6 +30,12 @@ struct TrackerOptions {
   Duration memory_window = seconds(70);     // per-host PAWS window (TCP_PAWS_MSL 60 s, §7.3) + slack
   Duration dedupe_window = seconds(120);    // a SYN repeating a finished attempt is a duplicate frame
   Duration near = seconds(10);              // "around the same time" for port-level signs
+  // A hostile capture (a flood from millions of spoofed sources) must not exhaust memory: at most this
+  // many open flows (~1 KB each) are kept; past it the one nearest its expiry is finished early, on
+  // what was seen so far (TrackerStats::evicted_flows). The per-address and per-port tables (TS
+  // clocks, close memories, finished attempts, server ports and hosts) stop taking new entries at the
+  // same size (TrackerStats::state_limited). Both are reported as capture notes.
+  std::size_t max_flows = 500'000;
 };
 
 // One TS clock behind an address: SYNs whose TSvals advance with capture time at one rate.
@@ -67,6 +73,9 @@ struct TrackerStats {
   std::uint64_t first_backwards_frame = 0;
   std::uint64_t tunnelled = 0;             // TCP records found inside tunnels
   std::uint64_t open_flows_peak = 0;
+  std::uint64_t evicted_flows = 0;         // flows finished early because max_flows were open
+  std::uint64_t state_limited = 0;         // table entries not made because the table was full
+  std::uint64_t max_flows = 0;             // the limit in force (TrackerOptions::max_flows)
   WallTime first{}, last{};
   bool any = false;
 };

@@ -144,6 +144,8 @@ class HashKeySet {
     --size_;
   }
 
+  std::size_t size() const { return size_; }
+
  private:
   std::size_t mask() const { return keys_.size() - 1; }
   void grow() {

@@ -1308,9 +1308,21 @@ bool CaptureReader::next(CaptureItem& out) {
 
     // libpcap guarantees caplen bytes at `data`; a caplen larger than the wire length (a corrupt
     // record) is read as captured, with nothing missing.
+    // pcapng time stamps are 64-bit counts at the interface's resolution, so libpcap can hand out
+    // seconds far outside what nanoseconds since 1970 in 64 bits hold (… 2262): such a frame has no
+    // time we could state, so it is skipped and counted, not given a wrapped-around time.
+    // Times before 1970 (a huge unsigned pcapng count turned negative) are refused the same way, and
+    // so is anything from 2116 (2^62 ns) on, so that analysis can subtract any two times safely.
+    std::int64_t sec_ns = 0, frac_ns = 0, ts_ns = 0;
+    if (__builtin_mul_overflow(static_cast<std::int64_t>(h->ts.tv_sec), std::int64_t{1000000000}, &sec_ns) ||
+        __builtin_mul_overflow(static_cast<std::int64_t>(h->ts.tv_usec), s.ts_scale, &frac_ns) ||
+        __builtin_add_overflow(sec_ns, frac_ns, &ts_ns) || ts_ns < 0 || ts_ns >= (std::int64_t{1} << 62)) {
+      ++st.bad_time;
+      ++st.other;
+      continue;
+    }
     if (!decode_and_count(s.dlt, data, h->caplen, h->len, out, st)) continue;
-    const WallTime ts{static_cast<std::int64_t>(h->ts.tv_sec) * 1000000000 +
-                      static_cast<std::int64_t>(h->ts.tv_usec) * s.ts_scale};
+    const WallTime ts{ts_ns};
     out.frame = frame;
     out.interface = interface;
     if (out.kind == CaptureItem::Kind::Tcp) {

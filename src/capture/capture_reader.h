@@ -93,6 +93,8 @@ struct CaptureStats {
   std::uint64_t bad_tcp_options = 0;    // option lists with an impossible length: parsed up to there
   std::uint64_t vlan = 0;               // frames with at least one 802.1Q/802.1ad tag
   std::uint64_t fragments_skipped = 0;  // non-first IP fragments (no TCP header in them)
+  std::uint64_t bad_time = 0;           // frames whose time stamp is before 1970 or from 2116 (2^62 ns)
+                                        // on (corrupt pcapng): skipped, counted in other
   // Per TunnelKind (index = enum value): frames found inside that tunnel (outermost kind), those of
   // them returned as TCP or ICMP records, and those whose inner packet could not be opened
   // (encrypted 802.11, an unknown GRE payload, GRE source routing, nesting too deep).

@@ -28,6 +28,7 @@ struct AnalyzeArgs {
   bool json = false, csv = false, verbose = false, all = false;
   std::size_t max_listed = 50;
   std::string html;  // --html FILE (src/report/)
+  std::size_t max_flows = analyze::TrackerOptions{}.max_flows;
 };
 
 analyze::PacketSource* g_live = nullptr;
@@ -60,6 +61,7 @@ int run_analyze(const AnalyzeArgs& a) {
 
   analyze::AnalysisOptions opt;
   opt.keep_all = a.all;
+  opt.tracker.max_flows = a.max_flows;
   std::string csv_buffer;
   // Built once: the source already knows the host names of a tcpdump text input.
   const analyze::AddressNamer namer = [&source](const capture::IpAddress& x) { return source.display(x); };
@@ -142,6 +144,10 @@ Command add_analyze_command(CLI::App& app) {
   cmd->add_flag("--all", args->all, "--json: list every attempt, not only failed and late ones");
   cmd->add_flag("-v,--verbose", args->verbose, "show every SYN and SYN-ACK of the listed attempts");
   cmd->add_option("--max", args->max_listed, "attempts listed in detail in the text output")->capture_default_str();
+  cmd->add_option("--max-flows", args->max_flows,
+                  "open flows kept at once (bounds memory on floods; past it the oldest are finished early, with a note)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 32));
   return {cmd, [args] { return run_analyze(*args); }};
 }
 

@@ -85,8 +85,16 @@ int run_exporter(const ExporterArgs& a) {
     static CivetCallbacks callbacks;
     callbacks.begin_request = serve_metrics;
     g_collector = collector.get();
+    // civetweb gives each connection a worker thread until its request is read: with civetweb's
+    // defaults (30 s request timeout, 200 backlog, 20 queued connections) a burst of 1,000
+    // concurrent scrapers, or a few clients that connect and say nothing, held both workers and left
+    // the next scrape waiting for minutes (tests/live/exporter_load_test.cpp). So: more workers than
+    // one slow client can hold, a request that must arrive within 1 s (a Prometheus scrape sends it
+    // at once), and a backlog deep enough that a burst queues instead of losing SYNs.
     exposer = std::make_unique<prometheus::Exposer>(
-        std::vector<std::string>{"listening_ports", a.listen, "num_threads", "2"}, &callbacks);
+        std::vector<std::string>{"listening_ports", a.listen, "num_threads", "8", "request_timeout_ms", "1000",
+                                 "listen_backlog", "1024", "connection_queue", "1024"},
+        &callbacks);
   } catch (const std::exception& e) {
     // civetweb only says "null context when constructing CivetServer" for a busy or foreign address.
     throw UsageError(fmt::format("--listen {}: cannot serve there (port in use, or not an address of this host): {}", a.listen, e.what()));

@@ -39,7 +39,11 @@ bool parse_date_time(const std::string& text, WallTime& out) {
   if (std::sscanf(text.c_str(), "%4d-%2d-%2d%c%2d:%2d:%2d%n", &y, &mo, &d, &sep, &h, &mi, &s, &consumed) != 7)
     return false;
   if (sep != ' ' && sep != 'T') return false;
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return false;
+  // Years 1970 … 2200 only: captures and scenarios live there, and nanoseconds since 1970 in 64 bits
+  // end in 2262 (an earlier year or "-5" for one would overflow them). sscanf's %d takes a sign.
+  if (y < 1970 || y > 2200 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
+      s < 0 || s > 60)
+    return false;
   std::int64_t frac_ns = 0;
   const char* rest = text.c_str() + consumed;
   if (*rest == '.') {

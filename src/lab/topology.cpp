@@ -110,7 +110,9 @@ LabTopology::LabTopology(const sim::Scenario& sc, NetnsPrefix prefix) : prefix_(
     // queue) instead of waiting on ARP; the flood namespace, which forwards nothing, drops them.
     for (const auto& f : sc.floods)
       for (const auto& [host, ns] : host_netns_)
-        if (std::any_of(sc.hosts.begin(), sc.hosts.end(), [&](const auto& h) { return h.name == host && h.addr == f.target.addr; })) {
+        // `name` rather than the binding itself in the lambda: clang before 16 cannot capture a structured binding.
+        if (const auto& name = host; std::any_of(sc.hosts.begin(), sc.hosts.end(),
+                                                 [&](const auto& h) { return h.name == name && h.addr == f.target.addr; })) {
           run_tool_checked({"ip", "-n", ns, "neigh", "replace", kFloodNextHop, "lladdr", kFloodMac, "dev", kInterface,
                             "nud", "permanent"});
           run_tool({"ip", "-n", ns, "route", "replace", fmt::format("{}/{}", f.source_net.str(), f.source_prefix), "via",

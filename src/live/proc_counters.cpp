@@ -9,6 +9,8 @@
 namespace synscope::live {
 namespace {
 
+constexpr std::size_t kMaxFields = 4096;
+
 std::vector<std::string_view> split_ws(std::string_view s) {
   std::vector<std::string_view> out;
   std::size_t i = 0;
@@ -63,6 +65,10 @@ CounterTable parse_counter_text(std::string_view text, std::string_view source) 
         throw UsageError(fmt::format("{}: {} {} = '{}' is not a number", where, group, head[k], vals[k]));
       if (!seen.insert(head[k]).second)
         throw UsageError(fmt::format("{}: field {} {} appears twice", where, group, head[k]));
+      // Real files have a few hundred fields (6.x: ~400 in netstat); look-ups are linear, so a file
+      // (or a bundle member) with millions would make every diff quadratic: refuse it.
+      if (t.fields.size() >= kMaxFields)
+        throw UsageError(fmt::format("{}: more than {} counter fields: not a /proc counter file", source, kMaxFields));
       t.fields.push_back({group, std::string(head[k]), v});
     }
   }

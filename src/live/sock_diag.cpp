@@ -51,9 +51,9 @@ std::string address_text(int family, const __be32* words) {
   return buf;
 }
 
-// Sends one SOCK_DIAG_BY_FAMILY dump request and calls `on_msg` for every inet_diag_msg reply.
-template <typename OnMsg>
-void dump(int family, std::uint32_t states, std::uint8_t extensions, OnMsg on_msg) {
+// Sends one SOCK_DIAG_BY_FAMILY dump request and hands every recv() buffer of the reply to
+// parse_sock_diag_reply() until it reports the end of the dump.
+void dump(int family, std::uint32_t states, std::uint8_t extensions, SocketDump& out) {
   NetlinkSocket nl;
   DumpRequest req{};
   req.header.nlmsg_len = sizeof req;
@@ -76,20 +76,7 @@ void dump(int family, std::uint32_t states, std::uint8_t extensions, OnMsg on_ms
       throw std::runtime_error(fmt::format("sock_diag receive: {}", std::strerror(errno)));
     }
     if (n == 0) return;
-    int left = static_cast<int>(n);
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
-      if (h->nlmsg_type == NLMSG_DONE) return;
-      if (h->nlmsg_type == NLMSG_ERROR) {
-        const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
-        // A family without TCP diag (IPv6 disabled) answers ENOENT: nothing to list.
-        if (e->error == -ENOENT) return;
-        throw std::runtime_error(fmt::format("sock_diag: {}", std::strerror(-e->error)));
-      }
-      if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
-      if (h->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) continue;
-      const auto* msg = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
-      on_msg(*msg, h);
-    }
+    if (parse_sock_diag_reply(buf.data(), static_cast<std::size_t>(n), out)) return;
   }
 }
 
@@ -108,6 +95,52 @@ std::optional<std::uint32_t> skmem_drops(const nlmsghdr* h) {
 
 }  // namespace
 
+bool parse_sock_diag_reply(const void* data, std::size_t size, SocketDump& out) {
+  // The kernel hands out at most a page-sized batch per recv(); a length past INT_MAX is not a reply.
+  if (size > static_cast<std::size_t>(INT32_MAX)) throw std::runtime_error("sock_diag: reply larger than 2 GiB");
+  int left = static_cast<int>(size);
+  for (auto* h = static_cast<const nlmsghdr*>(data); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+    if (h->nlmsg_type == NLMSG_DONE) return true;
+    if (h->nlmsg_type == NLMSG_ERROR) {
+      // An error message too short to hold its errno is a damaged reply, not a success.
+      if (h->nlmsg_len < NLMSG_LENGTH(sizeof(int))) throw std::runtime_error("sock_diag: truncated error message");
+      int error = 0;
+      std::memcpy(&error, NLMSG_DATA(h), sizeof error);
+      // A family without TCP diag (IPv6 disabled) answers ENOENT: nothing to list.
+      if (error == -ENOENT) return true;
+      // Errors are -errno (1 … 4095); anything else (an acknowledgement, INT_MIN) is not one to name.
+      if (error >= 0 || error < -4095)
+        throw std::runtime_error(fmt::format("sock_diag: malformed netlink error message (error field {})", error));
+      throw std::runtime_error(fmt::format("sock_diag: {}", std::strerror(-error)));
+    }
+    if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
+    if (h->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) continue;
+    const auto& m = *static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
+    switch (m.idiag_state) {
+      case kTcpListen: {
+        Listener l;
+        l.family = m.idiag_family;
+        l.address = address_text(m.idiag_family, m.id.idiag_src);
+        l.port = ntohs(m.id.idiag_sport);
+        l.accept_queue = m.idiag_rqueue;
+        l.backlog = m.idiag_wqueue;
+        l.drops = skmem_drops(h);
+        l.inode = m.idiag_inode;
+        l.uid = m.idiag_uid;
+        out.listeners.push_back(std::move(l));
+        break;
+      }
+      case kTcpSynRecv:
+        out.requests.push_back({m.idiag_family, address_text(m.idiag_family, m.id.idiag_src),
+                                static_cast<std::uint16_t>(ntohs(m.id.idiag_sport)), m.idiag_state});
+        break;
+      case kTcpSynSent: ++out.syn_sent; break;
+      default: break;
+    }
+  }
+  return false;
+}
+
 std::string Listener::endpoint() const {
   return family == AF_INET6 ? fmt::format("[{}]:{}", address, port) : fmt::format("{}:{}", address, port);
 }
@@ -120,31 +153,7 @@ SocketDump dump_tcp_sockets() {
   // established hash once (§13: request socks live there, selected by the SYN_RECV bit, 4.4+),
   // instead of once per state — at 10,000 listeners the walks are most of the doctor's time.
   const std::uint32_t states = (1u << kTcpListen) | (1u << kTcpSynRecv) | (1u << kTcpSynSent);
-  for (int family : {AF_INET, AF_INET6}) {
-    dump(family, states, ext, [&](const inet_diag_msg& m, const nlmsghdr* h) {
-      switch (m.idiag_state) {
-        case kTcpListen: {
-          Listener l;
-          l.family = m.idiag_family;
-          l.address = address_text(m.idiag_family, m.id.idiag_src);
-          l.port = ntohs(m.id.idiag_sport);
-          l.accept_queue = m.idiag_rqueue;
-          l.backlog = m.idiag_wqueue;
-          l.drops = skmem_drops(h);
-          l.inode = m.idiag_inode;
-          l.uid = m.idiag_uid;
-          out.listeners.push_back(std::move(l));
-          break;
-        }
-        case kTcpSynRecv:
-          out.requests.push_back({m.idiag_family, address_text(m.idiag_family, m.id.idiag_src),
-                                  static_cast<std::uint16_t>(ntohs(m.id.idiag_sport)), m.idiag_state});
-          break;
-        case kTcpSynSent: ++out.syn_sent; break;
-        default: break;
-      }
-    });
-  }
+  for (int family : {AF_INET, AF_INET6}) dump(family, states, ext, out);
   if (out.requests.empty()) return out;
   // A request belongs to the listener on its port whose address is its own or the wildcard.
   std::map<std::tuple<int, std::string, std::uint16_t>, Listener*> exact;

@@ -1,6 +1,7 @@
 #pragma once
 // TCP listeners and request socks through NETLINK_SOCK_DIAG (inet_diag_req_v2), the interface `ss`
 // uses (fact sheet §13), read in the calling thread's network namespace. Our own netlink code.
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -45,6 +46,13 @@ struct SocketDump {
 // Dumps LISTEN sockets (with INET_DIAG_SKMEMINFO), SYN_RECV entries and SYN_SENT sockets, IPv4 and
 // IPv6, and sets each listener's syn_recv count. Throws std::runtime_error when netlink fails.
 SocketDump dump_tcp_sockets();
+
+// One recv() buffer of a SOCK_DIAG_BY_FAMILY dump reply: appends its LISTEN, SYN_RECV and SYN_SENT
+// entries to `out` (request socks are not yet matched to listeners) and returns true when the buffer
+// ends the dump (NLMSG_DONE, or ENOENT for a family without TCP diag). Reads nothing past `size`;
+// messages shorter than their headers are skipped. Throws std::runtime_error for a netlink error
+// message. Pure: dump_tcp_sockets() uses it on the kernel's replies, the fuzzer on arbitrary bytes.
+bool parse_sock_diag_reply(const void* data, std::size_t size, SocketDump& out);
 
 // Which processes hold the given listeners' socket inodes (/proc/*/fd → "socket:[N]"), every holder
 // (forked workers share a listener). It reads every fd of every process — about 4 µs per fd here,

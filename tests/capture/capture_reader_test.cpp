@@ -1536,6 +1536,30 @@ TEST(CaptureReaderHostile, FuzzedFramesNeverReadPastTheCapture) {
   EXPECT_GT(stats.truncated_frames, 0u);
 }
 
+// Found by fuzz/capture_file_fuzzer.cpp: a pcapng time stamp is a 64-bit count of the interface's
+// units, so libpcap can hand out seconds whose nanoseconds overflow 64 bits (UB before the fix). Such
+// a frame is skipped and counted (bad_time), the frames around it are read, and 1970 is a valid time.
+TEST(CaptureReaderHostile, TimeStampsPast2262AreSkippedAndCounted) {
+  TempDir dir;
+  PcapngBuilder b;
+  b.interface(1);
+  b.epb(0, 0, ethernet(0x0800, ipv4_tcp(syn("10.9.0.1:30000", "10.9.0.2:80", 1))));                      // 1970-01-01
+  b.epb(0, 0xF000000000000000ull, ethernet(0x0800, ipv4_tcp(syn("10.9.0.1:30001", "10.9.0.2:80", 2))));  // year ~500000
+  b.epb(0, 1700000000000000ull, ethernet(0x0800, ipv4_tcp(syn("10.9.0.1:30002", "10.9.0.2:80", 3))));
+  const std::string path = dir.file("far-future.pcapng");
+  b.save(path);
+  const auto r = read_all(path);
+  EXPECT_EQ(r.stats.frames, 3u);
+  EXPECT_EQ(r.stats.bad_time, 1u);
+  EXPECT_EQ(r.stats.frames, r.stats.tcp + r.stats.icmp + r.stats.other);
+  ASSERT_EQ(r.items.size(), 2u);
+  EXPECT_EQ(r.items[0].tcp.ts.unix_ns, 0);
+  EXPECT_EQ(r.items[0].frame, 1u);
+  EXPECT_EQ(r.items[1].frame, 3u);
+  EXPECT_EQ(r.items[1].tcp.ts.unix_ns, 1700000000000000000);
+  EXPECT_FALSE(r.stats.stopped_early);
+}
+
 // ------------------------------------------------------------------------------------------------
 // Live capture on lo
 // ------------------------------------------------------------------------------------------------
