@@ -10,6 +10,7 @@ packages=(
   iproute2 nftables
   prometheus-cpp-dev prometheus hyperfine curl
   clang libbpf-dev bpftool
+  libclang-rt-14-dev python3 apache2-utils  # fuzzers (libFuzzer runtime), fuzz/make_seeds.py, the exporter load test (ab)
   chromium nodejs fonts-dejavu-core  # --html report tests: headless Chromium driven by tests/report/browser_check.mjs
 )
 missing=()
