@@ -70,7 +70,7 @@ traced_load() {
   # shellcheck disable=SC2086
   "$SYNSCOPE" trace --netns "$NS" --port "$PORT" $MODE_FLAG >"$TMP/trace.out" 2>"$TMP/trace.err" &
   TRACER=$!
-  for _ in $(seq 100); do grep -q '^synscope trace:' "$TMP/trace.err" 2>/dev/null && break; sleep 0.05; done
+  for _ in $(seq 600); do grep -q '^synscope trace:' "$TMP/trace.err" 2>/dev/null && break; sleep 0.05; done  # loading the programs takes seconds on a busy machine
   grep -q '^synscope trace:' "$TMP/trace.err" || die "the tracer did not start: $(cat "$TMP/trace.err")"
   local rate
   rate=$(load)
