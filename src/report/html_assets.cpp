@@ -299,14 +299,18 @@ function tsSection() {
       const sy = yAxis(P, ctx, yr[0], yr[1], top, bottom, fmtInt, '');
       timeAxis(P, ctx, top, bottom);
       ctx.save(); ctx.beginPath(); ctx.rect(P.m.l, top, P.w - P.m.l - P.m.r, bottom - top); ctx.clip();
+      const labelled = [];  // y of the band labels drawn, so that close ones do not overprint
       for (const b of a.bands) {  // the danger zone: below the remembered TSval, for 60 s
         const x0 = P.sx(b.from), x1 = P.sx(b.until), y = sy(b.ts);
         ctx.fillStyle = a.bands.length > 10 ? 'rgba(214,40,40,0.025)' : 'rgba(214,40,40,0.10)'; ctx.fillRect(x0, y, x1 - x0, bottom - y);
         ctx.strokeStyle = '#9b1c1c'; ctx.lineWidth = 2; ctx.beginPath(); ctx.moveTo(x0, y); ctx.lineTo(x1, y); ctx.stroke();
         ctx.setLineDash([4, 3]); ctx.lineWidth = 1; ctx.beginPath(); ctx.moveTo(x0, top); ctx.lineTo(x0, bottom); ctx.moveTo(x1, top); ctx.lineTo(x1, bottom); ctx.stroke(); ctx.setLineDash([]);
         if (a.bands.length > 3 && x1 - x0 < 260) continue;  // many memories: label only the wide ones
+        const ly = Math.max(top + 12, y - 6);
+        if (labelled.some((v) => Math.abs(v - ly) < 14)) continue;
+        labelled.push(ly);
         ctx.fillStyle = '#9b1c1c'; ctx.font = '12px system-ui, sans-serif';
-        const txt = 'server remembers TSval ' + b.ts + ' for 60 s: lower SYNs are dropped';
+        const txt = (KNOWN_RECYCLE ? 'server remembers TSval ' : 'with tcp_tw_recycle the server remembers TSval ') + b.ts + ' for 60 s: lower SYNs are dropped';
         ctx.fillText(txt, Math.max(P.m.l + 4, Math.min(x0 + 4, P.w - P.m.r - ctx.measureText(txt).width - 4)), Math.max(top + 12, y - 6));
       }
       let total = 0; for (const l of a.lines) total += l.t.length;
@@ -366,12 +370,15 @@ function tsSection() {
     });
     if (cur.lines.length > 16) legend.append(el('span', { class: 'muted', text: '… and ' + (cur.lines.length - 16) + ' more clocks' }));
     legend.append(el('span', null, el('b', { style: 'color:' + RED, text: '✕ ' }), 'SYN that got no answer'),
-      el('span', null, el('i', { style: 'background:rgba(214,40,40,0.25);border-top:2px solid #9b1c1c' }), 'what the server remembers, for 60 s'));
+      el('span', null, el('i', { style: 'background:rgba(214,40,40,0.25);border-top:2px solid #9b1c1c' }), KNOWN_RECYCLE ? 'what the server remembers, for 60 s' : 'what the server remembers for 60 s if tcp_tw_recycle is on'));
     story.replaceChildren(...storyFor(cur));
   }
   pick.addEventListener('change', () => select(+pick.value));
   select(0);
 }
+// A simulation or a replay knows tcp_tw_recycle is on (the model ran with it); a capture only shows
+// that the server closed first, so its band is what the server remembers *if* it is on.
+const KNOWN_RECYCLE = D.kind === 'sim' || D.kind === 'replay';
 // The picture in plain words, from the data itself.
 function storyFor(a) {
   const out = [];
@@ -382,6 +389,7 @@ function storyFor(a) {
     for (const b of a.bands) if (l.t[i] >= b.from && l.t[i] < b.until && b.ts - l.v[i] > 0 && b.ts - l.v[i] < 2147483648) { below++; break; }
   }
   const h = el('h3');
+  const because = KNOWN_RECYCLE ? 'because tcp_tw_recycle is on' : 'with tcp_tw_recycle on, as these drops suggest';
   if (a.bands.length && below) {
     h.textContent = 'Why SYNs from ' + a.addr + ' were silently dropped';
     const b = a.bands[0];
@@ -390,14 +398,16 @@ function storyFor(a) {
        senders > 1 ? senders + ' different senders (lines) use the address ' + a.addr + ' — they share it, e.g. behind a NAT. Each stamps its packets with its own TCP timestamp clock (TSval), so their lines run side by side, far apart. ' :
         'The address ' + a.addr + ' sends with the timestamps on the line. ') +
       (a.bands.length === 1
-        ? 'At ' + clock(b.from, 3) + ' the server closed a connection to ' + a.addr + ' itself first, and — because tcp_tw_recycle is on — remembered the last timestamp it had received from that address: ' + b.ts + ' (dark red line). '
-        : 'The server closed connections to ' + a.addr + ' itself first ' + a.bands.length + ' times (the first at ' + clock(b.from, 3) + '); each time — because tcp_tw_recycle is on — it remembered the last timestamp it had received from that address (dark red lines). ') +
+        ? 'At ' + clock(b.from, 3) + ' the server closed a connection to ' + a.addr + ' itself first, and — ' + because + ' — remembered the last timestamp it had received from that address: ' + b.ts + ' (dark red line). '
+        : 'The server closed connections to ' + a.addr + ' itself first ' + a.bands.length + ' times (the first at ' + clock(b.from, 3) + '); each time — ' + because + ' — it remembered the last timestamp it had received from that address (dark red lines). ') +
       'For the next 60 seconds (the shaded band) the server treats any connection request (SYN) from ' + a.addr + ' with a lower timestamp as an old duplicate and drops it without an answer. ' +
       below + ' SYN' + (below === 1 ? '' : 's') + ' fell below the line (red ✕): the client' + (senders > 1 ? 's' : '') + ' could only retry until the 60 seconds were over. ' +
       'Nothing is wrong with the clients: their clocks are simply behind the one the server remembered. Fix: tcp_tw_recycle=0 (it was removed in Linux 4.12).' }));
   } else if (a.bands.length) {
-    h.textContent = 'The server remembered a timestamp of ' + a.addr + ', and no SYN fell below it';
-    out.push(h, el('p', { class: 'explain', text: 'The band shows the TSval the server remembered (tcp_tw_recycle, 60 s). Every SYN from ' + a.addr + ' in that time had a higher timestamp, so none was dropped for this reason.' }));
+    h.textContent = KNOWN_RECYCLE ? 'The server remembered a timestamp of ' + a.addr + ', and no SYN fell below it' : 'The server closed connections to ' + a.addr + ' first; no SYN fell below what it would remember';
+    out.push(h, el('p', { class: 'explain', text: (KNOWN_RECYCLE ? 'The band shows the TSval the server remembered (tcp_tw_recycle, for 60 s). ' :
+      'The band shows the last TSval the server received from ' + a.addr + ' before it closed first: with tcp_tw_recycle on, it would remember it for 60 s and drop SYNs below it. ') +
+      'Every SYN from ' + a.addr + ' in that time had a higher timestamp, so none was dropped for this reason.' + (dropped ? ' ' + dropped + ' SYNs got no answer (red ✕) for other reasons: see the findings.' : '') }));
   } else if (senders > 1) {
     h.textContent = senders + ' timestamp clocks behind ' + a.addr;
     out.push(h, el('p', { class: 'explain', text: 'SYNs from ' + a.addr + ' run on ' + senders + ' separate TS clocks: several hosts behind one address (NAT), or per-connection timestamp offsets (Linux 4.10+). Harmless by itself; with tcp_tw_recycle on the server, the clocks that are behind would be dropped for 60 s after the server closes a connection to this address first.' + (dropped ? ' ' + dropped + ' SYNs got no answer (red ✕), for other reasons: see the findings.' : '') }));
@@ -489,8 +499,10 @@ function timelineSection() {
             ctx.fillStyle = RED; ctx.fillRect(x, y0 - ho - hd, 2, Math.max(hd, d ? 1 : 0));
             for (let k = 1; k < 5; k++) if (ans[(li * cols + b) * 5 + k]) { ctx.fillStyle = ansColor[k]; ctx.fillRect(x, top + li * laneH + 3 + (k - 1) * 3, 2, 2); }
           }
-          ctx.fillStyle = '#5b6678'; ctx.font = '10px system-ui, sans-serif';
-          ctx.fillText('peak ' + peak + ' SYNs/bar', P.w - m.r - 90, top + li * laneH + laneH - 6);
+          ctx.font = '10px system-ui, sans-serif';
+          const lbl = 'peak ' + peak + ' SYNs per bar', lw = ctx.measureText(lbl).width;
+          ctx.fillStyle = 'rgba(255,255,255,0.85)'; ctx.fillRect(P.w - m.r - lw - 8, top + li * laneH + 2, lw + 6, 13);
+          ctx.fillStyle = '#5b6678'; ctx.fillText(lbl, P.w - m.r - lw - 5, top + li * laneH + 12);
         }
       }
       ctx.restore();
@@ -551,12 +563,14 @@ function queueSection() {
         const sy = yAxis(P, ctx, 0, peak * 1.12, top, bottom, fmtInt, 'depth');
         timeAxis(P, ctx, top, bottom);
         ctx.save(); ctx.beginPath(); ctx.rect(P.m.l, top, P.w - P.m.l - P.m.r, bottom - top); ctx.clip();
-        const limit = (v, color, label) => {
+        const limit = (v, color, label, right) => {
           const y = sy(v); ctx.strokeStyle = color; ctx.setLineDash([6, 4]); ctx.beginPath(); ctx.moveTo(P.m.l, y); ctx.lineTo(P.w - P.m.r, y); ctx.stroke(); ctx.setLineDash([]);
-          ctx.fillStyle = color; ctx.font = '11px system-ui, sans-serif'; ctx.fillText(label, P.m.l + 6, y - 4);
+          ctx.fillStyle = color; ctx.font = '11px system-ui, sans-serif';
+          ctx.fillText(label, right ? P.w - P.m.r - ctx.measureText(label).width - 20 : P.m.l + 6, y - 4);
         };
-        limit(q.backlog, BLUE, 'B = ' + q.backlog + ' (accept queue full above this)');
-        if (q.syn_limit && q.syn_limit <= peak * 1.1) limit(q.syn_limit, ORANGE, 'SYN queue limit ' + q.syn_limit);
+        limit(q.backlog, BLUE, 'B = ' + q.backlog + ' (accept queue full above this)', false);
+        // Right-aligned: when both limits are equal (B), the labels would overlap.
+        if (q.syn_limit && q.syn_limit <= peak * 1.1) limit(q.syn_limit, ORANGE, 'SYN queue limit ' + q.syn_limit, true);
         const step = (vals, color) => {
           // Dense series: one vertical extent per pixel column keeps a million samples cheap.
           ctx.strokeStyle = color; ctx.lineWidth = 1.6; ctx.beginPath();

@@ -29,7 +29,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 function launch() {
   const proc = spawn(browser, ['--headless=new', '--no-sandbox', '--disable-gpu', '--remote-debugging-port=0', `--user-data-dir=${profile}`,
     '--no-first-run', '--no-default-browser-check', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--disable-extensions', '--mute-audio', `--window-size=${width},900`, 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    '--disable-extensions', '--mute-audio', `--window-size=${width},900`, 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });  // its own group: killed whole below
   return new Promise((ok, fail) => {
     let err = '';
     const timer = setTimeout(() => fail(new Error('chromium did not start within 30 s: ' + err.slice(-500))), 30000);
@@ -261,6 +261,14 @@ try {
   console.error('browser_check: ' + e.message);
   process.exitCode = 1;
 } finally {
-  if (chrome) { chrome.proc.kill('SIGKILL'); await sleep(100); }
-  rmSync(profile, { recursive: true, force: true });
+  if (chrome) {
+    // Chromium's helper processes outlive the browser process for a moment and keep writing to the
+    // profile: end the whole process group we started, wait for it, then remove the profile.
+    const exited = new Promise((ok) => chrome.proc.exitCode !== null || chrome.proc.signalCode !== null ? ok() : chrome.proc.once('exit', ok));
+    try { process.kill(-chrome.proc.pid, 'SIGKILL'); } catch { /* already gone */ }
+    await Promise.race([exited, sleep(3000)]);
+    await sleep(200);
+  }
+  try { rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }); }
+  catch (e) { console.error('browser_check: could not remove ' + profile + ': ' + e.message); }
 }

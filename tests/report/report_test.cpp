@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "lab/netns.h"
 #include "support/process.h"
 
 namespace synscope::testing {
@@ -192,6 +193,31 @@ TEST(ReportBrowser, ReplayReport) {
   expect_clean_page(b);
   EXPECT_NE(b["dom"]["tsStory"].get<std::string>().find("silently dropped"), std::string::npos);
   EXPECT_EQ(b["filterRows"], 0);  // with tw_recycle on, the model saves nothing
+}
+
+// The lab's report: its capture analysed, the model's queue depths with the lab's own end values, and
+// both columns of counters.
+TEST(ReportBrowser, LabReport) {
+  if (auto why = lab::lab_unavailable_reason(); !why.empty()) GTEST_SKIP() << why;
+  TempDir tmp;
+  auto r = run_command(kBin + " lab accept-queue-overflow --html " + tmp.file("lab.html"), tmp);
+  ASSERT_EQ(r.exit_status, 0) << r.out << r.err;
+  auto d = embedded(read_file(tmp.file("lab.html")));
+  EXPECT_EQ(d["kind"], "lab");
+  EXPECT_EQ(d["counter_columns"], nlohmann::json::array({"lab", "model"}));
+  ASSERT_EQ(d["queues"].size(), 1u);
+  EXPECT_EQ(d["queues"][0]["backlog"], 2);
+  EXPECT_EQ(d["queues"][0]["measured_a"], 3);  // A > B: full (§6.1)
+  int peak = 0;
+  for (const auto& a : d["queues"][0]["a"]) peak = std::max(peak, a.get<int>());
+  EXPECT_EQ(peak, 3);
+  bool accept_queue_finding = false;
+  for (const auto& f : d["findings"]) accept_queue_finding |= f["title"].get<std::string>().rfind("accept queue full", 0) == 0;
+  EXPECT_TRUE(accept_queue_finding);
+  auto b = open_in_browser(tmp.file("lab.html"), output_dir("lab"), tmp, "--filter outcome:unanswered --screenshot lab");
+  expect_clean_page(b);
+  EXPECT_EQ(b["dom"]["queuePlots"], 1);
+  EXPECT_EQ(b["filterRows"], 2);  // the two clients whose SYNs met the full accept queue
 }
 
 // The acceptance: a 2-million-packet capture's report opens in under 3 s and is under 20 MB.
