@@ -545,7 +545,7 @@ function queueSection() {
   sec.append(two);
   left.append(el('h3', { text: 'SYN queue and accept queue against their limits' }));
   if (D.queues_note) left.append(el('p', { class: 'muted', text: D.queues_note }));
-  D.queues.forEach((q, qi) => {
+  D.queues.forEach((q) => {
     left.append(el('div', { text: q.host + ' :' + q.port + ' — ' + q.source }),
       el('div', { class: 'legend' }, el('span', null, el('i', { style: 'background:' + ORANGE }), 'SYN queue (half-open requests), limit ' + q.syn_limit),
         el('span', null, el('i', { style: 'background:' + BLUE }), 'accept queue (waiting for accept()), full when it holds more than B = ' + q.backlog)));
@@ -593,7 +593,6 @@ function queueSection() {
       } });
     P.draw();
     box.dataset.samples = q.t.length;
-    if (qi === 0) api.queuePlot = P;
   });
 
   right.append(el('h3', { text: D.counters_title }));

@@ -334,20 +334,8 @@ std::string render_html(Report& r, const HtmlLimits& limits) {
   write_rest(j, r);
   j.close('}');
 
-  // Inside <script>, "</" could end the element early; "<\/" is the same JSON string.
-  std::string data;
-  data.reserve(j.out.size() + 64);
-  for (std::size_t i = 0; i < j.out.size(); ++i) {
-    if (j.out[i] == '<' && i + 1 < j.out.size() && j.out[i + 1] == '/') {
-      data += "<\\/";
-      ++i;
-    } else {
-      data += j.out[i];
-    }
-  }
-
   std::string page;
-  page.reserve(data.size() + html_js().size() + html_css().size() + 1024);
+  page.reserve(j.out.size() + j.out.size() / 64 + html_js().size() + html_css().size() + 1024);
   page += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
   // The page may fetch nothing: every resource is inline, and the policy makes the browser refuse
   // anything else (so a viewer can trust it works offline and leaks nothing).
@@ -360,7 +348,17 @@ std::string render_html(Report& r, const HtmlLimits& limits) {
   page += html_css();
   page += "</style>\n</head>\n<body>\n<div id=\"app\"><noscript>This report draws its pictures with JavaScript.</noscript></div>\n";
   page += "<script id=\"synscope-data\" type=\"application/json\">";
-  page += data;
+  // Inside <script>, "</" could end the element early; "<\/" is the same JSON string. Copied
+  // straight into the page: the data is most of it, and another copy would be tens of MB.
+  for (std::size_t i = 0; i < j.out.size(); ++i) {
+    if (j.out[i] == '<' && i + 1 < j.out.size() && j.out[i + 1] == '/') {
+      page += "<\\/";
+      ++i;
+    } else {
+      page += j.out[i];
+    }
+  }
+  std::string().swap(j.out);
   page += "</script>\n<script>\n";
   page += html_js();
   page += "</script>\n</body>\n</html>\n";

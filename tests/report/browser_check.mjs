@@ -3,7 +3,8 @@
 // something, the table's row counts before and after typing a filter, and screenshots.
 //
 //   node browser_check.mjs --html FILE --out DIR
-//        [--filter TEXT] [--screenshot NAME] [--shot-height PX] [--width PX] [--browser /usr/bin/chromium]
+//        [--filter TEXT] [--sort COLUMN] [--screenshot NAME] [--shot-height PX] [--width PX]
+//        [--browser /usr/bin/chromium]
 //
 // No npm dependency: Chromium's DevTools protocol over a minimal WebSocket client on node:net (Node's
 // own WebSocket is still experimental in Node 20 and absent in Debian's Node 18). Exit status 0 when
@@ -246,6 +247,16 @@ try {
       writeFileSync(file, Buffer.from(r.data, 'base64'));
       out.screenshots.push(file);
     }
+  }
+  if (args.sort) {
+    // Click the column's title twice (ascending, then descending) and read the first row each time.
+    const firstRow = "[...document.querySelectorAll('#grid .row')].filter((r) => r.style.display !== 'none').sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top)).map((r) => [...r.children].map((c) => c.textContent))[0] || null";
+    out.sort = {};
+    for (const dir of ['asc', 'desc']) {
+      await evaluate(`document.querySelector('#grid .head div[data-key="${args.sort}"]').click()`);
+      out.sort[dir] = await evaluate(firstRow);
+    }
+    out.sort.columns = await evaluate("[...document.querySelectorAll('#grid .head div')].map((d) => d.dataset.key)");
   }
   // Clicking a finding's link must filter the table to its attempts.
   out.findingClick = await evaluate(`(() => {

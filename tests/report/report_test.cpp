@@ -11,6 +11,7 @@
 #include <string>
 
 #include "lab/netns.h"
+#include "report/report.h"
 #include "support/process.h"
 
 namespace synscope::testing {
@@ -56,6 +57,23 @@ void expect_clean_page(const nlohmann::json& b) {
   }
   EXPECT_GT(b["dom"]["rowsShown"].get<int>(), 0);
   for (const auto& s : b["screenshots"]) EXPECT_GT(std::filesystem::file_size(s.get<std::string>()), 10'000u) << s;
+}
+
+// Text from an input (a scenario's description, a tcpdump printout's host names) must not be able
+// to end the data element or inject markup.
+TEST(ReportHtml, DataCannotEndItsScriptElement) {
+  report::Report r;
+  r.kind = "analyze";
+  r.title = "</script><script>alert(1)</script>";
+  r.notes = {"a note with </script> and <b>markup</b>"};
+  const std::string page = report::render_html(r);
+  std::size_t closes = 0;
+  for (auto at = page.find("</script>"); at != std::string::npos; at = page.find("</script>", at + 1)) ++closes;
+  EXPECT_EQ(closes, 2u);  // the data's and the code's own
+  auto d = embedded(page);
+  EXPECT_EQ(d["title"], r.title);
+  EXPECT_EQ(d["notes"][0], r.notes[0]);
+  EXPECT_NE(page.find("<title>&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;</title>"), std::string::npos);
 }
 
 TEST(ReportCli, UnwritableHtmlPathIsAOneLineError) {
@@ -157,13 +175,18 @@ TEST(ReportBrowser, AnalyzeReportFilterAgreesWithCsv) {
   }
   auto col = std::find(header.begin(), header.end(), "outcome") - header.begin();
   ASSERT_LT(static_cast<std::size_t>(col), header.size()) << lines[0];
-  int unanswered = 0, refused = 0;
+  auto syns_col = std::find(header.begin(), header.end(), "syns") - header.begin();
+  ASSERT_GT(syns_col, col);
+  int unanswered = 0, refused = 0, most_syns = 0, fewest_syns = 1 << 30;
   for (std::size_t i = 1; i < lines.size(); ++i) {
     std::stringstream ss(lines[i]);
-    std::string f;
+    std::string f, syns;
     for (long k = 0; k <= col; ++k) std::getline(ss, f, ',');
+    for (long k = col + 1; k <= syns_col; ++k) std::getline(ss, syns, ',');
     unanswered += f == "unanswered";
     refused += f == "refused";
+    most_syns = std::max(most_syns, std::stoi(syns));
+    fewest_syns = std::min(fewest_syns, std::stoi(syns));
   }
   ASSERT_GT(unanswered, 0);
   ASSERT_GT(refused, 0);
@@ -174,8 +197,16 @@ TEST(ReportBrowser, AnalyzeReportFilterAgreesWithCsv) {
   expect_clean_page(b);
   EXPECT_EQ(b["filterBefore"].get<std::size_t>(), lines.size() - 1);
   EXPECT_EQ(b["filterRows"], unanswered);
-  auto b2 = open_in_browser(tmp.file("a.html"), output_dir("analyze-synthetic"), tmp, "--filter outcome:refused");
+  // Unfiltered, sorted by SYNs: fewest first, then most first, as the CSV has them.
+  auto b2 = open_in_browser(tmp.file("a.html"), output_dir("analyze-synthetic"), tmp, "--filter outcome:refused --sort syns");
   EXPECT_EQ(b2["filterRows"], refused);
+  auto b3 = open_in_browser(tmp.file("a.html"), output_dir("analyze-synthetic"), tmp, "--sort syns");
+  const auto cols = b3["sort"]["columns"];
+  const auto at = std::find(cols.begin(), cols.end(), "syns") - cols.begin();
+  ASSERT_LT(static_cast<std::size_t>(at), cols.size());
+  ASSERT_LT(fewest_syns, most_syns);
+  EXPECT_EQ(std::stoi(b3["sort"]["asc"][at].get<std::string>()), fewest_syns);
+  EXPECT_EQ(std::stoi(b3["sort"]["desc"][at].get<std::string>()), most_syns);
 }
 
 TEST(ReportBrowser, ReplayReport) {
