@@ -123,7 +123,10 @@ DurationProblem parse_duration_impl(std::string_view s, Duration& out) {
   }
   // Integer arithmetic on the decimal digits keeps "2.09s" exactly 2'090'000'000 ns.
   __extension__ typedef __int128 i128;
-  constexpr i128 kCap = static_cast<i128>(1) << 100;
+  // Past 2^64 whole units the value is too large for any unit; below it, whole * unit_ns (at most
+  // 2^68 * 3.6e12 for hours) stays far inside 128 bits. (The cap was 2^100, whose product with an
+  // hour's nanoseconds overflowed: found by fuzz/scenario_fuzzer.cpp.)
+  constexpr i128 kCap = static_cast<i128>(1) << 64;
   std::size_t i = 0;
   i128 whole = 0;
   int whole_digits = 0;

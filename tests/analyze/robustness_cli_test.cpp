@@ -38,17 +38,20 @@ TEST(AnalyzeRobustness, FourGigabyteFileOfZerosIsRefusedAtOnce) {
   EXPECT_LT(ru.ru_maxrss, 1024 * 1024) << "peak RSS of a child, KiB: the file was not read whole";
 }
 
-// The writer of a pipe stops half-way through a frame: everything before is analysed and the
-// output says where the input stopped (exit 0: the partial result is still a result).
+// The writer of a pipe stops half-way through a frame: everything before is analysed and printed,
+// and the one line on stderr says where the input stopped (exit 2, as for a truncated file).
 TEST(AnalyzeRobustness, InputPipeClosingMidFrameReportsWhereItStopped) {
   TempDir dir;
   const std::string pcap = source_path("../shared/pcaps/cs_ppa1e_gnutella.pcap");
   auto r = run_command("head -c 50001 '" + pcap + "' | " + synscope_binary() + " analyze --json -", dir);
-  ASSERT_EQ(r.exit_status, 0) << r.err;
+  EXPECT_EQ(r.exit_status, 2);
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_TRUE(j["input"]["stopped_early"].get<bool>());
-  EXPECT_NE(j["input"]["stop_reason"].get<std::string>().find("truncated"), std::string::npos) << j["input"];
+  EXPECT_NE(j["input"]["stop_reason"].get<std::string>().find("truncated at frame"), std::string::npos) << j["input"];
   EXPECT_GT(j["summary"]["attempts"].get<int>(), 0);
+  const auto err = testing::split_lines(r.err);
+  ASSERT_EQ(err.size(), 1u) << r.err;
+  EXPECT_EQ(err[0].rfind("synscope: standard input: stopped early: truncated at frame", 0), 0u) << err[0];
   // A pipe that closes before the first byte: one line, exit 2.
   testing::expect_one_line_error(run_command("true | " + synscope_binary() + " analyze -", dir), "standard input");
 }
