@@ -3,7 +3,7 @@
 // something, the table's row counts before and after typing a filter, and screenshots.
 //
 //   node browser_check.mjs --html FILE --out DIR
-//        [--filter TEXT] [--sort COLUMN] [--screenshot NAME] [--shot-height PX] [--width PX]
+//        [--filter TEXT] [--sort COLUMN] [--zoom WHEEL-STEPS] [--screenshot NAME] [--shot-height PX] [--width PX]
 //        [--browser /usr/bin/chromium]
 //
 // No npm dependency: Chromium's DevTools protocol over a minimal WebSocket client on node:net (Node's
@@ -244,6 +244,22 @@ try {
       await evaluate("document.getElementById('attempts').scrollIntoView()");
       const r = await s('Page.captureScreenshot', { format: 'png' });
       const file = join(args.out, args.screenshot + '-filtered.png');
+      writeFileSync(file, Buffer.from(r.data, 'base64'));
+      out.screenshots.push(file);
+    }
+  }
+  if (args.zoom) {
+    // Wheel over the middle of the timeline like a person zooming in, then read what it says it draws.
+    out.zoom = { before: await evaluate("document.getElementById('tl-mode').textContent") };
+    await evaluate("document.querySelector('#tl-plot canvas').scrollIntoView({ block: 'center' })");
+    const pos = await evaluate("(() => { const r = document.querySelector('#tl-plot canvas').getBoundingClientRect(); return [r.left + r.width * 0.55, r.top + r.height / 2]; })()");
+    for (let i = 0; i < +args.zoom; i++)
+      await s('Input.dispatchMouseEvent', { type: 'mouseWheel', x: pos[0], y: pos[1], deltaX: 0, deltaY: -100 });
+    await sleep(300);
+    out.zoom.after = await evaluate("document.getElementById('tl-mode').textContent");
+    if (args.screenshot) {
+      const r = await s('Page.captureScreenshot', { format: 'png' });
+      const file = join(args.out, args.screenshot + '-zoomed.png');
       writeFileSync(file, Buffer.from(r.data, 'base64'));
       out.screenshots.push(file);
     }

@@ -261,11 +261,14 @@ TEST(ReportBrowser, TwoMillionPacketCaptureOpensFast) {
   ASSERT_EQ(r.exit_status, 0) << r.err;
   const auto bytes = std::filesystem::file_size(tmp.file("2m.html"));
   EXPECT_LT(bytes, 20u * 1000 * 1000);
-  auto b = open_in_browser(tmp.file("2m.html"), output_dir("2m"), tmp, "--filter 'syns>2' --screenshot 2m");
+  auto b = open_in_browser(tmp.file("2m.html"), output_dir("2m"), tmp, "--filter 'syns>2' --zoom 30 --screenshot 2m");
   expect_clean_page(b);
   const double ready = b["readyMs"];
   EXPECT_GT(ready, 0);
   EXPECT_LT(ready, 3000) << "report drawn " << ready << " ms after navigation start";
+  // Dense at first (binned, and the page says so); 30 wheel steps in, single attempts are drawn.
+  EXPECT_NE(b["zoom"]["before"].get<std::string>().find("aggregated"), std::string::npos) << b["zoom"];
+  EXPECT_NE(b["zoom"]["after"].get<std::string>().find("each drawn"), std::string::npos) << b["zoom"];
   EXPECT_LT(b["filterRows"].get<int>(), b["filterBefore"].get<int>());
   EXPECT_GT(b["filterRows"].get<int>(), 0);
   std::ofstream(output_dir("2m") + "/budget.txt") << "bytes " << bytes << "\nreadyMs " << ready << "\nloadEventMs " << b["loadEventMs"]
