@@ -6,13 +6,13 @@
 //        [--filter TEXT] [--sort COLUMN] [--zoom WHEEL-STEPS] [--screenshot NAME] [--shot-height PX] [--width PX]
 //        [--browser /usr/bin/chromium]
 //
-// No npm dependency: Chromium's DevTools protocol over a minimal WebSocket client on node:net (Node's
-// own WebSocket is still experimental in Node 20 and absent in Debian's Node 18). Exit status 0 when
-// the JSON was printed, 1 when the browser could not be driven (the reason on stderr).
+// No npm dependency: Chromium's DevTools protocol over --remote-debugging-pipe (NUL-separated JSON
+// on file descriptors 3 and 4), so no port is opened. As root the browser runs in a network
+// namespace of its own (unshare -n): the page provably reaches nothing, and Chromium's own background
+// lookups (update checks) cannot leave the machine or show up in another test's tcpdump. Exit status
+// 0 when the JSON was printed, 1 when the browser could not be driven (the reason on stderr).
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import net from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -28,104 +28,52 @@ const profile = mkdtempSync(join(tmpdir(), 'synscope-chromium-'));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function launch() {
-  const proc = spawn(browser, ['--headless=new', '--no-sandbox', '--disable-gpu', '--remote-debugging-port=0', `--user-data-dir=${profile}`,
+  const flags = ['--headless=new', '--no-sandbox', '--disable-gpu', '--remote-debugging-pipe', `--user-data-dir=${profile}`,
     '--no-first-run', '--no-default-browser-check', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--disable-extensions', '--mute-audio', `--window-size=${width},900`, 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });  // its own group: killed whole below
-  return new Promise((ok, fail) => {
-    let err = '';
-    const timer = setTimeout(() => fail(new Error('chromium did not start within 30 s: ' + err.slice(-500))), 30000);
-    proc.stderr.on('data', (d) => {
-      err += d;
-      const m = /DevTools listening on (ws:\/\/\S+)/.exec(err);
-      if (m) { clearTimeout(timer); ok({ proc, url: m[1] }); }
-    });
-    proc.on('exit', (code) => { clearTimeout(timer); fail(new Error(`chromium exited (${code}): ${err.slice(-500)}`)); });
-  });
+    '--disable-extensions', '--disable-default-apps', '--no-pings', '--mute-audio',
+    // Belt and braces where no namespace can be had: no host name resolves.
+    '--host-resolver-rules=MAP * ~NOTFOUND', `--window-size=${width},900`, 'about:blank'];
+  const isolate = process.getuid && process.getuid() === 0 && existsSync('/usr/bin/unshare') && !args['no-netns'];
+  const [cmd, argv] = isolate ? ['/usr/bin/unshare', ['--net', browser, ...flags]] : [browser, flags];
+  // Its own process group (detached), so that the whole browser can be ended below.
+  const proc = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'], detached: true });
+  let err = '';
+  proc.stderr.on('data', (d) => { err = (err + d).slice(-2000); });
+  proc.on('error', () => {});
+  return { proc, isolated: isolate, stderr: () => err };
 }
 
-// RFC 6455, client side, text frames only: enough for the DevTools protocol on localhost.
-class MiniWebSocket {
-  constructor(url) {
-    const u = new URL(url);
-    this.chunks = [];
-    this.have = 0;
-    this.open = false;
-    this.parts = [];
-    this.sock = net.connect(+u.port, u.hostname, () => {
-      const key = randomBytes(16).toString('base64');
-      this.sock.write(`GET ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
-    });
-    this.sock.on('data', (d) => { this.chunks.push(d); this.have += d.length; this.pump(); });
-    this.sock.on('error', (e) => this.onerror && this.onerror(e));
-  }
-  take(n) {  // the first n buffered bytes, joined once
-    const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.have);
-    this.chunks = n < all.length ? [all.subarray(n)] : [];
-    this.have = all.length - n;
-    return all.subarray(0, n);
-  }
-  peek() { if (this.chunks.length > 1) { this.chunks = [Buffer.concat(this.chunks, this.have)]; } return this.chunks[0]; }
-  pump() {
-    if (!this.open) {
-      const head = this.peek().indexOf('\r\n\r\n');
-      if (head < 0) return;
-      const text = this.take(head + 4).toString();
-      if (!/^HTTP\/1\.1 101/.test(text)) { this.onerror && this.onerror(new Error('no WebSocket upgrade: ' + text.split('\r\n')[0])); return; }
-      this.open = true;
-      this.onopen && this.onopen();
-    }
-    for (;;) {
-      if (this.have < 2) return;
-      const b = this.peek();
-      let len = b[1] & 0x7f, hdr = 2;
-      if (len === 126) { if (this.have < 4) return; len = b.readUInt16BE(2); hdr = 4; }
-      else if (len === 127) { if (this.have < 10) return; len = Number(b.readBigUInt64BE(2)); hdr = 10; }
-      if (this.have < hdr + len) return;
-      const frame = this.take(hdr + len);
-      const op = frame[0] & 0x0f, fin = frame[0] & 0x80, payload = frame.subarray(hdr);
-      if (op === 0x9) { this.frame(0xA, payload); continue; }
-      if (op === 0x8) { this.sock.end(); return; }
-      if (op === 0x1 || op === 0x0) {
-        this.parts.push(Buffer.from(payload));
-        if (fin) { const msg = Buffer.concat(this.parts).toString(); this.parts = []; this.onmessage && this.onmessage({ data: msg }); }
-      }
-    }
-  }
-  frame(op, payload) {
-    const n = payload.length;
-    const head = n < 126 ? Buffer.from([0x80 | op, 0x80 | n]) : n < 65536 ? Buffer.alloc(4) : Buffer.alloc(10);
-    if (n >= 126 && n < 65536) { head[0] = 0x80 | op; head[1] = 0x80 | 126; head.writeUInt16BE(n, 2); }
-    if (n >= 65536) { head[0] = 0x80 | op; head[1] = 0x80 | 127; head.writeBigUInt64BE(BigInt(n), 2); }
-    const mask = randomBytes(4), body = Buffer.alloc(n);
-    for (let i = 0; i < n; i++) body[i] = payload[i] ^ mask[i & 3];
-    this.sock.write(Buffer.concat([head, mask, body]));
-  }
-  send(text) { this.frame(0x1, Buffer.from(text)); }
-  close() { this.sock.destroy(); }
-}
-
+// The DevTools protocol on the pipe: requests to fd 3, responses and events from fd 4.
 class Cdp {
-  constructor(url) {
-    this.ws = new MiniWebSocket(url);
+  constructor(chrome) {
+    this.chrome = chrome;
     this.next = 1;
     this.pending = new Map();
     this.handlers = [];
-    this.ws.onmessage = (ev) => {
-      const msg = JSON.parse(ev.data);
-      if (msg.id && this.pending.has(msg.id)) {
-        const { ok, fail } = this.pending.get(msg.id);
-        this.pending.delete(msg.id);
-        if (msg.error) fail(new Error(msg.error.message)); else ok(msg.result);
-      } else if (msg.method) {
-        for (const h of this.handlers) h(msg);
+    this.buf = '';
+    chrome.proc.stdio[4].setEncoding('utf8');
+    chrome.proc.stdio[4].on('data', (d) => {
+      this.buf += d;
+      for (let at = this.buf.indexOf('\0'); at >= 0; at = this.buf.indexOf('\0')) {
+        const msg = JSON.parse(this.buf.slice(0, at));
+        this.buf = this.buf.slice(at + 1);
+        if (msg.id && this.pending.has(msg.id)) {
+          const { ok, fail } = this.pending.get(msg.id);
+          this.pending.delete(msg.id);
+          if (msg.error) fail(new Error(msg.error.message)); else ok(msg.result);
+        } else if (msg.method) {
+          for (const h of this.handlers) h(msg);
+        }
       }
-    };
+    });
+    chrome.proc.on('exit', (code) => {
+      for (const { fail } of this.pending.values()) fail(new Error(`chromium exited (${code}): ${chrome.stderr().slice(-500)}`));
+      this.pending.clear();
+    });
   }
-  open() { return new Promise((ok, fail) => { this.ws.onopen = ok; this.ws.onerror = () => fail(new Error('DevTools WebSocket failed')); }); }
   send(method, params = {}, sessionId) {
     const id = this.next++;
-    this.ws.send(JSON.stringify({ id, method, params, sessionId }));
+    this.chrome.proc.stdio[3].write(JSON.stringify({ id, method, params, sessionId }) + '\0');
     return new Promise((ok, fail) => this.pending.set(id, { ok, fail }));
   }
 }
@@ -133,10 +81,11 @@ class Cdp {
 const out = { consoleErrors: [], requests: [], screenshots: [] };
 let chrome;
 try {
-  chrome = await launch();
-  const cdp = new Cdp(chrome.url);
-  await cdp.open();
-  const { targetId } = await cdp.send('Target.createTarget', { url: 'about:blank' });
+  chrome = launch();
+  out.isolated = chrome.isolated;
+  const cdp = new Cdp(chrome);
+  const { targetId } = await Promise.race([cdp.send('Target.createTarget', { url: 'about:blank' }),
+    sleep(30000).then(() => { throw new Error('chromium did not answer within 30 s: ' + chrome.stderr().slice(-500)); })]);
   const { sessionId } = await cdp.send('Target.attachToTarget', { targetId, flatten: true });
   const s = (m, p) => cdp.send(m, p, sessionId);
   const pageUrl = 'file://' + resolve(args.html);
@@ -283,7 +232,6 @@ try {
   })()`);
   process.stdout.write(JSON.stringify(out) + '\n');
   await Promise.race([cdp.send('Browser.close').catch(() => {}), sleep(2000)]);
-  cdp.ws.close();
 } catch (e) {
   console.error('browser_check: ' + e.message);
   process.exitCode = 1;
