@@ -20,6 +20,20 @@
 
 namespace synscope::testing {
 
+// True in the ASan+UBSan build (-DSYNSCOPE_SANITIZE=ON, docs/robustness.md): a peak RSS measured
+// there is the sanitizer allocator's (quarantine, redzones), not synscope's.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kSanitizerBuild = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kSanitizerBuild = true;
+#else
+inline constexpr bool kSanitizerBuild = false;
+#endif
+#else
+inline constexpr bool kSanitizerBuild = false;
+#endif
+
 // A fresh directory under the system temp dir, removed when the object goes away.
 class TempDir {
  public:
