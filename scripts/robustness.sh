@@ -5,7 +5,7 @@
 #  2. every fuzzer for SYNSCOPE_FUZZ_SECONDS (default 20) each, one after the other, seeded by
 #     fuzz/make_seeds.py; a crash, leak, hang or out-of-memory fails CI, with the reproducer kept
 #     under build-asan/fuzz-artifacts/.
-# Leaks are checked; the suppressions (only third-party libraries) are in fuzz/lsan.supp.
+# Leaks are checked; fuzz/lsan.supp would hold third-party suppressions (none are needed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
