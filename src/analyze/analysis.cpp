@@ -50,7 +50,7 @@ AnalysisResult analyze_source(PacketSource& source, const AnalysisOptions& optio
     }
     if (options.on_attempt) options.on_attempt(a);
     if (failed || a.delayed() || options.keep_all) {
-      if (r.kept.size() < options.max_kept) r.kept.push_back(a);
+      if (r.kept.size() < options.max_kept) r.kept.push_back(std::move(a));  // the tracker is done with it
       else ++r.not_kept;
     }
   };
@@ -67,8 +67,11 @@ AnalysisResult analyze_source(PacketSource& source, const AnalysisOptions& optio
     if (more && read - done < kAhead) {
       if ((more = source.next(ring[read % kAhead]))) {
         keys[read % kAhead] = AttemptTracker::flow_key(ring[read % kAhead]);
-        tracker.prefetch(keys[read % kAhead], false);
-        if (read - done >= kFlowStage) tracker.prefetch(keys[(read - kFlowStage) % kAhead], true);
+        tracker.prefetch(ring[read % kAhead], keys[read % kAhead], false);
+        if (read - done >= kFlowStage) {
+          const std::size_t k = (read - kFlowStage) % kAhead;
+          tracker.prefetch(ring[k], keys[k], true);
+        }
         ++read;
         continue;
       }
@@ -91,7 +94,14 @@ AnalysisResult analyze_source(PacketSource& source, const AnalysisOptions& optio
   }
   r.tracker = tracker.stats();
   r.clocks = tracker.clock_findings();
-  std::sort(r.kept.begin(), r.kept.end(), [](const Attempt& x, const Attempt& y) { return x.id < y.id; });
+  // By id, moving each (large) attempt once rather than at every step of the sort.
+  std::vector<std::uint32_t> order(r.kept.size());
+  for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::uint32_t x, std::uint32_t y) { return r.kept[x].id < r.kept[y].id; });
+  std::vector<Attempt> sorted;
+  sorted.reserve(r.kept.size());
+  for (std::uint32_t i : order) sorted.push_back(std::move(r.kept[i]));
+  r.kept.swap(sorted);
   r.namer = namer;
   return r;
 }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <deque>
+#include <new>
 
 #include "analyze/hash_index.h"
 #include "analyze/schedule.h"
@@ -98,6 +99,7 @@ struct Flow {
   bool client_fin = false, server_fin = false, reset = false;
   bool server_sent = false;
   bool server_sent_data = false;  // anything beyond the handshake
+  bool host_recorded = false;     // server_sent, and its address is in `hosts` (entries stay)
   Side active_closer = Side::None;
   bool refused = false, client_reset = false, rst_after_ack = false, completed_unseen = false;
   bool half_open_counted = false;
@@ -108,6 +110,26 @@ struct Flow {
   Attempt a;
 
   bool closed() const { return reset || (client_fin && server_fin); }
+};
+
+// Flows in fixed blocks: a flow keeps its address, growing never copies the table or holds it twice
+// (a vector's doubling did, and a SYN flood's half-open flows made that the RSS peak), and finding
+// a flow is one look-up in a small block table (a std::deque of flows this large allocated each
+// flow on its own and needed a second cache miss to find it).
+class FlowStore {
+ public:
+  Flow& operator[](std::size_t i) { return blocks_[i >> kShift][i & (kBlock - 1)]; }
+  const Flow& operator[](std::size_t i) const { return blocks_[i >> kShift][i & (kBlock - 1)]; }
+  std::size_t size() const { return size_; }
+  void emplace_back() {
+    if ((size_ & (kBlock - 1)) == 0) blocks_.push_back(std::make_unique<Flow[]>(kBlock));
+    ++size_;
+  }
+
+ private:
+  static constexpr std::size_t kShift = 6, kBlock = std::size_t{1} << kShift;
+  std::vector<std::unique_ptr<Flow[]>> blocks_;
+  std::size_t size_ = 0;
 };
 
 struct ClientClocks {
@@ -127,9 +149,7 @@ struct AttemptTracker::Impl {
   std::int64_t now = INT64_MIN;  // newest capture time seen
 
   // Flows: a slot vector plus an open-addressing index keyed by a symmetric hash of both endpoints.
-  // A deque, not a vector: flows keep their address, and growing never copies the table or holds
-  // it twice (a vector's doubling did, and a SYN flood's half-open flows made that the RSS peak).
-  std::deque<Flow> flows;
+  FlowStore flows;
   std::vector<std::uint32_t> free_flows;
   std::size_t live_flows = 0;
   // Entries: (high 32 bits of the flow hash) << 32 | (flow slot + 1); 0 = empty. The stored hash
@@ -194,7 +214,7 @@ struct AttemptTracker::Impl {
   }
 
   void index_insert(std::uint32_t slot, std::uint64_t h) {
-    if ((live_flows + 1) * 4 > index.size() * 3) grow_index();
+    if ((live_flows + 1) * 2 > index.size()) grow_index();  // at most half full: short probes
     const std::uint32_t tag = tag_of(h);
     for (std::size_t i = tag & mask();; i = (i + 1) & mask())
       if (index[i] == 0) {
@@ -264,7 +284,8 @@ struct AttemptTracker::Impl {
     }
     Flow& f = flows[slot];
     const std::uint32_t gen = f.gen + 1;
-    f = Flow{};
+    f.~Flow();  // in place: assigning a Flow{} would build a temporary and copy it over
+    new (&f) Flow();
     f.gen = gen;
     f.slot = slot;
     f.live = true;
@@ -317,6 +338,7 @@ struct AttemptTracker::Impl {
     std::swap(f.client_fin, f.server_fin);
     if (f.active_closer != Side::None) f.active_closer = f.active_closer == Side::Client ? Side::Server : Side::Client;
     f.port = port_of(f.a.server);
+    f.host_recorded = false;  // that was the other address
   }
 
   // ---- expiry ------------------------------------------------------------------------------------
@@ -355,6 +377,8 @@ struct AttemptTracker::Impl {
     for (std::size_t l = 0; l < kLanes; ++l) {
       auto& q = lanes[l];
       while (!q.empty() && q.front().at <= t) {
+        // The flows due are cold: start loading a few ahead.
+        if (q.size() > 4 && q[4].at <= t) __builtin_prefetch(&flows[q[4].flow]);
         const Expiry e = q.front();
         q.pop_front();
         Flow& f = flows[e.flow];
@@ -413,10 +437,12 @@ struct AttemptTracker::Impl {
       --ports[f.port].half_open;
       f.half_open_counted = false;
     }
-    const PacketEndpoint client = f.a.client, server = f.a.server;
-    f.a = Attempt{};
-    f.a.client = client;
-    f.a.server = server;
+    if (f.syn_seen) {  // else the attempt is still as new_flow() made it
+      const PacketEndpoint client = f.a.client, server = f.a.server;
+      f.a = Attempt{};
+      f.a.client = client;
+      f.a.server = server;
+    }
     f.a.isn = p.seq;
     f.a.id = ++stats.attempts;
     f.attempt_open = true;
@@ -662,6 +688,7 @@ struct AttemptTracker::Impl {
     }
     bool inserted;
     hosts.get(addr_hash(f.a.server.addr), inserted).spoke = true;
+    f.host_recorded = true;
   }
 
   void on_icmp(const capture::IcmpRecord& r) {
@@ -698,8 +725,12 @@ struct AttemptTracker::Impl {
     a.port_ack_ignored_near = port.last_ack_ignored >= lo && port.last_ack_ignored <= hi + opt.near.count();
     a.port_cookies_near = port.last_cookie >= lo && port.last_cookie <= hi + opt.near.count();
     a.port_ever_answered = port.answered;
-    const Host* host = hosts.find(addr_hash(a.server.addr));
-    a.host_ever_spoke = host && host->spoke;
+    if (f.host_recorded) {
+      a.host_ever_spoke = true;
+    } else {
+      const Host* host = hosts.find(addr_hash(a.server.addr));
+      a.host_ever_spoke = host && host->spoke;
+    }
     const ClientClocks* cc = clocks.find(addr_hash(a.client.addr));
     a.client_ts_clocks = cc ? cc->clock_count : 0;
     if (a.synack && a.synack->cookie_by_ts_bits == false && f.ts_bits_match && a.port_cookies_near) {
@@ -889,9 +920,26 @@ struct AttemptTracker::Impl {
     }
   }
 
+  // A SYN also looks up its attempt key, its address pair and its client's TS clocks.
+  void prefetch(const CaptureItem& item, std::uint64_t h, bool flow_stage) const {
+    prefetch(h, flow_stage);
+    if (item.kind != CaptureItem::Kind::Tcp) return;
+    const PacketRecord& p = item.tcp;
+    if ((p.flags & (tcp_flag::SYN | tcp_flag::ACK | tcp_flag::RST)) != tcp_flag::SYN) return;
+    const std::uint64_t client = addr_hash(p.src.addr);
+    if (!flow_stage) {
+      finished.prefetch(attempt_key(p.src, p.dst, p.seq));
+      memory.prefetch(pair_hash(p.dst.addr, p.src.addr));
+      clocks.prefetch(client);
+    } else if (!p.options.empty()) {
+      if (const ClientClocks* cc = clocks.find(client))
+        for (std::size_t i = 0; i < cc->clocks.size(); i += 64 / sizeof(TsClock)) __builtin_prefetch(&cc->clocks[i]);
+    }
+  }
+
   void finish() {
-    for (Flow& f : flows)
-      if (f.live && f.attempt_open) finish_attempt(f, true);
+    for (std::size_t i = 0; i < flows.size(); ++i)
+      if (Flow& f = flows[i]; f.live && f.attempt_open) finish_attempt(f, true);
   }
 };
 
@@ -904,6 +952,9 @@ std::uint64_t AttemptTracker::flow_key(const capture::CaptureItem& item) {
 }
 void AttemptTracker::finish() { impl_->finish(); }
 void AttemptTracker::prefetch(std::uint64_t key, bool flow_stage) const { impl_->prefetch(key, flow_stage); }
+void AttemptTracker::prefetch(const capture::CaptureItem& item, std::uint64_t key, bool flow_stage) const {
+  impl_->prefetch(item, key, flow_stage);
+}
 const TrackerStats& AttemptTracker::stats() const { return impl_->stats; }
 std::size_t AttemptTracker::open_flows() const { return impl_->live_flows; }
 
@@ -923,9 +974,16 @@ bool continues_ts_clock(const TsClock& c, std::int64_t t, std::uint32_t tsval) {
   // TSvals advance at 1 kHz (≥ 4.13 and HZ=1000), 250/100 Hz (jiffies at HZ=250/100, ≤ 4.12), or
   // whatever rate the clock has shown (§8).
   const double dt = static_cast<double>(t - c.last_at.unix_ns) / 1e9;
-  const double dv = static_cast<double>(s32_diff(tsval, c.last_tsval));
+  const std::int32_t dv_ticks = s32_diff(tsval, c.last_tsval);
+  // Quick no for the usual case behind a NAT (another clock, far off), before a rate is known: none
+  // of the rates below fits a step back of more than 0.01 * 1024 + 4 ticks…
+  const bool fixed_rates = !(c.rate_hz > 0);
+  if (fixed_rates && dv_ticks < -15) return false;
+  const double dv = static_cast<double>(dv_ticks);
   if (std::fabs(dt) < 0.002) return std::fabs(dv) <= 5;
   if (dt < 0) return false;
+  // …nor a step forward of more than 1.03 * 1024 ticks a second plus that slack.
+  if (fixed_rates && dv > 1055.0 * dt + 15) return false;
   auto fits = [&](double rate) {
     const double want = rate * dt;
     return std::fabs(dv - want) <= 0.03 * want + 0.01 * rate + 4;

@@ -82,6 +82,7 @@ struct TrackerStats {
 
 class AttemptTracker {
  public:
+  // Gets every finished attempt; it may move from it (the tracker only reads its endpoints after).
   using Sink = std::function<void(Attempt&)>;
   AttemptTracker(TrackerOptions options, Sink sink);
   ~AttemptTracker();
@@ -96,6 +97,9 @@ class AttemptTracker {
   // look-ups will touch, so that a caller running a few packets ahead hides the flow table's cache
   // misses: call it with flow_stage = false when the item is read, and with true a few items later.
   void prefetch(std::uint64_t key, bool flow_stage) const;
+  // The same, also for the per-address tables a SYN looks up (finished attempts, close memories,
+  // TS clocks).
+  void prefetch(const capture::CaptureItem& item, std::uint64_t key, bool flow_stage) const;
   // End of input: every open attempt is finished and sent to the sink.
   void finish();
 

@@ -24,6 +24,7 @@ class HashIndex {
       if (s.key == key) return &s.value;
     }
   }
+  const Value* find(std::uint64_t key) const { return const_cast<HashIndex*>(this)->find(key); }
   // The value for `key`, default-constructed if new; `inserted` tells which.
   Value& get(std::uint64_t key, bool& inserted) {
     if ((size_ + 1) * 4 > slots_.size() * 3) grow();
@@ -67,6 +68,8 @@ class HashIndex {
     return true;
   }
   std::size_t size() const { return size_; }
+  // Starts loading the slot `key` would be found at (a hint for a look-up soon).
+  void prefetch(std::uint64_t key) const { __builtin_prefetch(&slots_[fix(key) & mask()]); }
   template <typename F>
   void for_each(F&& f) const {
     for (const Slot& s : slots_)
@@ -145,6 +148,7 @@ class HashKeySet {
   }
 
   std::size_t size() const { return size_; }
+  void prefetch(std::uint64_t key) const { __builtin_prefetch(&keys_[(key ? key : 1) & mask()]); }
 
  private:
   std::size_t mask() const { return keys_.size() - 1; }
