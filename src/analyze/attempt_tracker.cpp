@@ -378,7 +378,7 @@ struct AttemptTracker::Impl {
       auto& q = lanes[l];
       while (!q.empty() && q.front().at <= t) {
         // The flows due are cold: start loading a few ahead.
-        if (q.size() > 4 && q[4].at <= t) __builtin_prefetch(&flows[q[4].flow]);
+        if (q.size() > 4 && q[4].at <= t) prefetch_line(&flows[q[4].flow]);
         const Expiry e = q.front();
         q.pop_front();
         Flow& f = flows[e.flow];
@@ -908,15 +908,15 @@ struct AttemptTracker::Impl {
     const std::uint32_t tag = tag_of(h);
     const std::uint64_t* slot = &index[tag & mask()];
     if (!flow_stage) {
-      __builtin_prefetch(slot);
+      prefetch_line(slot);
       return;
     }
     // The home slot usually holds the flow at this load factor.
     const std::uint64_t v = *slot;
     if (v && static_cast<std::uint32_t>(v >> 32) == tag) {
       const Flow* f = &flows[static_cast<std::uint32_t>(v) - 1];
-      __builtin_prefetch(f);
-      __builtin_prefetch(reinterpret_cast<const char*>(f) + 64);
+      prefetch_line(f);
+      prefetch_line(reinterpret_cast<const char*>(f) + 64);
     }
   }
 
@@ -933,7 +933,7 @@ struct AttemptTracker::Impl {
       clocks.prefetch(client);
     } else if (!p.options.empty()) {
       if (const ClientClocks* cc = clocks.find(client))
-        for (std::size_t i = 0; i < cc->clocks.size(); i += 64 / sizeof(TsClock)) __builtin_prefetch(&cc->clocks[i]);
+        for (std::size_t i = 0; i < cc->clocks.size(); i += 64 / sizeof(TsClock)) prefetch_line(&cc->clocks[i]);
     }
   }
 
