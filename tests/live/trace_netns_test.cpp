@@ -1,15 +1,19 @@
 // `synscope trace` and live::trace::SynTracer against the real kernel in namespaces the test creates
 // (needs root and kernel BTF; skipped otherwise): an accept-queue overflow on loopback is traced
-// with its numbers, tc is left exactly as found (our filters and, if we added it, the clsact qdisc
-// removed, also after SIGINT/SIGTERM), the fallback mode counts the same drops from counters, and a
-// missing namespace/interface/privilege is refused with one line and exit 2.
+// with its numbers, tc/tcx is left exactly as found (our tcx links, or our filters and, if we added
+// it, the clsact qdisc removed, also after SIGINT/SIGTERM; tcx links even after SIGKILL), the
+// fallback mode counts the same drops from counters, and a missing namespace/interface/privilege
+// is refused with one line and exit 2.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <bpf/bpf.h>
 #include <fcntl.h>
+#include <net/if.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <regex>
@@ -17,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "live/snapshot.h"
 #include "live/trace/syn_tracer.h"
 #include "live_test_support.h"
 #include "support/process.h"
@@ -47,11 +52,39 @@ std::string tc_state(const std::string& ns, const std::string& dev) {
   return out;
 }
 
+// The names of the programs on `dev`'s tcx hooks in `ns`, asked from the kernel (BPF_PROG_QUERY):
+// Debian 12's tc and bpftool predate tcx and show none of it. "" on a kernel without tcx.
+std::string tcx_state(const std::string& ns, const std::string& dev) {
+  std::string out;
+  live::run_in_netns(ns, [&] {
+    const int ifindex = static_cast<int>(if_nametoindex(dev.c_str()));
+    for (auto [type, label] : {std::pair{46, "tcx ingress:"}, std::pair{47, "tcx egress:"}}) {  // BPF_TCX_*
+      std::array<std::uint32_t, 16> ids{};
+      std::uint32_t count = ids.size();
+      if (bpf_prog_query(ifindex, static_cast<bpf_attach_type>(type), 0, nullptr, ids.data(), &count) != 0) continue;
+      out += label;
+      for (std::uint32_t i = 0; i < count; ++i) {
+        const int fd = bpf_prog_get_fd_by_id(ids[i]);
+        bpf_prog_info info{};
+        std::uint32_t len = sizeof info;
+        if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0) out += std::string(" ") + info.name;
+        if (fd >= 0) close(fd);
+      }
+      out += "\n";
+    }
+  });
+  return out;
+}
+
+// Everything a trace run could leave behind on `dev`: tc qdiscs and filters, and tcx programs.
+std::string hook_state(const std::string& ns, const std::string& dev) { return tc_state(ns, dev) + tcx_state(ns, dev); }
+
 TEST(TraceNetns, AcceptQueueOverflowOnLoopbackIsTracedWithItsNumbersAndCleanedUp_S6_1_S17) {
   SKIP_UNLESS_TRACE();
   TestNetns ns("tr-aq");
-  const std::string before = tc_state(ns.name(), "lo");
+  const std::string before = hook_state(ns.name(), "lo");
   ASSERT_EQ(before.find("clsact"), std::string::npos) << before;
+  ASSERT_EQ(before.find("syn_"), std::string::npos) << before;
   live::trace::TraceOptions opt;
   opt.netns = ns.name();
   opt.port = 8080;
@@ -59,10 +92,20 @@ TEST(TraceNetns, AcceptQueueOverflowOnLoopbackIsTracedWithItsNumbersAndCleanedUp
   tracer.start();
   EXPECT_EQ(tracer.probe().path, "tc+raw_tracepoint");
   ASSERT_EQ(tracer.probe().interfaces, std::vector<std::string>{"lo"});
-  const std::string attached = tc_state(ns.name(), "lo");
-  EXPECT_NE(attached.find("clsact"), std::string::npos) << attached;
-  EXPECT_NE(attached.find("syn_ingress"), std::string::npos) << attached;
-  EXPECT_NE(attached.find("syn_egress"), std::string::npos) << attached;
+  // By default the programs go on tcx links where the kernel has them (6.6+; §17 measured 6.18),
+  // and no qdisc is added.
+  const std::string attached = hook_state(ns.name(), "lo");
+  if (tracer.probe().tc_hook == "tcx") {
+    EXPECT_NE(attached.find("tcx ingress: syn_ingress\n"), std::string::npos) << attached;
+    EXPECT_NE(attached.find("tcx egress: syn_egress\n"), std::string::npos) << attached;
+    EXPECT_EQ(attached.find("clsact"), std::string::npos) << attached;
+  } else {
+    EXPECT_EQ(tracer.probe().tc_hook, "clsact");
+    EXPECT_EQ(tcx_state(ns.name(), "lo"), "") << "tcx exists, yet the tracer fell back to clsact";
+    EXPECT_NE(attached.find("clsact"), std::string::npos) << attached;
+    EXPECT_NE(attached.find("syn_ingress"), std::string::npos) << attached;
+    EXPECT_NE(attached.find("syn_egress"), std::string::npos) << attached;
+  }
 
   std::vector<live::trace::TraceEvent> events;
   {
@@ -102,44 +145,102 @@ TEST(TraceNetns, AcceptQueueOverflowOnLoopbackIsTracedWithItsNumbersAndCleanedUp
   EXPECT_EQ(drops[0].cause, "accept_queue_full");
   EXPECT_EQ(drops[0].count, 4u);
   for (const auto& c : tracer.counter_checks()) EXPECT_TRUE(c.agrees()) << model::counter_info(c.counter).field;
-  // stop() removed our filters and the qdisc it created.
-  EXPECT_EQ(tc_state(ns.name(), "lo"), before);
+  // stop() detached everything it attached.
+  EXPECT_EQ(hook_state(ns.name(), "lo"), before);
+}
+
+TEST(TraceNetns, ClsactHookAddsItsQdiscAndRemovesItAgain) {
+  SKIP_UNLESS_TRACE();
+  TestNetns ns("tr-cl");
+  const std::string before = hook_state(ns.name(), "lo");
+  {
+    live::trace::TraceOptions opt;
+    opt.netns = ns.name();
+    opt.tc_hook = live::trace::TcHook::Clsact;
+    live::trace::SynTracer tracer(opt);
+    tracer.start();
+    EXPECT_EQ(tracer.probe().tc_hook, "clsact");
+    const std::string attached = hook_state(ns.name(), "lo");
+    EXPECT_NE(attached.find("clsact"), std::string::npos) << attached;
+    EXPECT_NE(attached.find("syn_ingress"), std::string::npos) << attached;
+    EXPECT_NE(attached.find("syn_egress"), std::string::npos) << attached;
+    EXPECT_EQ(tcx_state(ns.name(), "lo").find("syn_"), std::string::npos);
+  }  // the destructor stops
+  EXPECT_EQ(hook_state(ns.name(), "lo"), before);
 }
 
 TEST(TraceNetns, ExistingClsactQdiscIsKeptOnlyOurFiltersGo) {
   SKIP_UNLESS_TRACE();
   TestNetns ns("tr-qd");
   must_run("ip netns exec " + ns.name() + " tc qdisc add dev lo clsact");
-  const std::string before = tc_state(ns.name(), "lo");
+  const std::string before = hook_state(ns.name(), "lo");
   {
     live::trace::TraceOptions opt;
     opt.netns = ns.name();
+    opt.tc_hook = live::trace::TcHook::Clsact;
     live::trace::SynTracer tracer(opt);
     tracer.start();
     EXPECT_NE(tc_state(ns.name(), "lo").find("syn_ingress"), std::string::npos);
   }  // the destructor stops
-  const std::string after = tc_state(ns.name(), "lo");
+  const std::string after = hook_state(ns.name(), "lo");
   EXPECT_NE(after.find("clsact"), std::string::npos) << after;
   EXPECT_EQ(after, before);
 }
 
-// The CLI under a signal: it prints its summary, exits 0, and leaves tc as it found it.
-void signal_ends_cleanly(int sig) {
+// tcx and clsact side by side: a tracer on tcx hands every packet on (TCX_NEXT, never a verdict),
+// so a second tracer on a clsact filter behind it still sees every SYN. (This kernel has no u32,
+// flower or matchall classifier to stand in for "someone else's filter"; cls_bpf is what it has.)
+TEST(TraceNetns, TcxHandsEveryPacketOnToClsactFilters) {
+  SKIP_UNLESS_TRACE();
+  TestNetns ns("tr-co");
+  const std::string before = hook_state(ns.name(), "lo");
+  {
+    live::trace::TraceOptions opt;
+    opt.netns = ns.name();
+    opt.port = 8083;
+    live::trace::SynTracer on_tcx(opt);
+    on_tcx.start();
+    if (on_tcx.probe().tc_hook != "tcx") GTEST_SKIP() << "kernel without tcx";
+    opt.tc_hook = live::trace::TcHook::Clsact;
+    live::trace::SynTracer on_clsact(opt);
+    on_clsact.start();
+    Fds fds;
+    listen_in(ns.name(), fds, "127.0.0.1", 8083, 4);
+    connect_in(ns.name(), fds, "127.0.0.1", 8083, 2);
+    auto admitted = [](live::trace::SynTracer& t) {
+      std::vector<live::trace::TraceEvent> events;
+      const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(400);
+      while (std::chrono::steady_clock::now() < end)
+        for (auto& e : t.poll(50)) events.push_back(std::move(e));
+      for (auto& e : t.stop()) events.push_back(std::move(e));
+      return std::count_if(events.begin(), events.end(), [](const auto& e) {
+        return e.kind == live::trace::SegmentKind::Syn && !e.dropped() && e.confirmation == Confirmation::Confirmed;
+      });
+    };
+    EXPECT_EQ(admitted(on_tcx), 2);
+    EXPECT_EQ(admitted(on_clsact), 2);
+  }
+  EXPECT_EQ(hook_state(ns.name(), "lo"), before);
+}
+
+// The CLI under a signal: it prints its summary, exits 0, and leaves tc/tcx as it found them.
+void signal_ends_cleanly(int sig, const char* tc_hook) {
   TestNetns ns(sig == SIGINT ? "tr-int" : "tr-term");
-  const std::string before = tc_state(ns.name(), "lo");
+  const std::string before = hook_state(ns.name(), "lo");
   pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     int devnull = open("/dev/null", O_WRONLY);
     dup2(devnull, 1);
     dup2(devnull, 2);
-    execl(SYNSCOPE_BINARY, SYNSCOPE_BINARY, "trace", "--netns", ns.name().c_str(), "--port", "8080", nullptr);
+    execl(SYNSCOPE_BINARY, SYNSCOPE_BINARY, "trace", "--netns", ns.name().c_str(), "--port", "8080", "--tc-hook",
+          tc_hook, nullptr);
     _exit(127);
   }
   bool attached = false;
   for (int i = 0; i < 100 && !attached; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    attached = tc_state(ns.name(), "lo").find("syn_ingress") != std::string::npos;
+    attached = hook_state(ns.name(), "lo").find("syn_ingress") != std::string::npos;
   }
   EXPECT_TRUE(attached);
   kill(pid, sig);
@@ -147,17 +248,54 @@ void signal_ends_cleanly(int sig) {
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
   EXPECT_EQ(WEXITSTATUS(status), 0);
-  EXPECT_EQ(tc_state(ns.name(), "lo"), before);
+  EXPECT_EQ(hook_state(ns.name(), "lo"), before);
 }
 
 TEST(TraceNetns, SigintLeavesNoTcState) {
   SKIP_UNLESS_TRACE();
-  signal_ends_cleanly(SIGINT);
+  signal_ends_cleanly(SIGINT, "auto");
 }
 
 TEST(TraceNetns, SigtermLeavesNoTcState) {
   SKIP_UNLESS_TRACE();
-  signal_ends_cleanly(SIGTERM);
+  signal_ends_cleanly(SIGTERM, "clsact");
+}
+
+// tcx links live as long as their fds: even SIGKILL, which runs none of our clean-up, leaves no
+// program attached (a clsact filter would stay; that is why tcx is preferred).
+TEST(TraceNetns, SigkillLeavesNoTcxLinks) {
+  SKIP_UNLESS_TRACE();
+  TestNetns ns("tr-kill");
+  const std::string before = hook_state(ns.name(), "lo");
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    execl(SYNSCOPE_BINARY, SYNSCOPE_BINARY, "trace", "--netns", ns.name().c_str(), "--tc-hook", "tcx", nullptr);
+    _exit(127);
+  }
+  bool attached = false;
+  for (int i = 0; i < 100 && !attached; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    attached = tcx_state(ns.name(), "lo").find("syn_ingress") != std::string::npos;
+    int status = 0;
+    if (!attached && waitpid(pid, &status, WNOHANG) == pid) GTEST_SKIP() << "kernel without tcx (trace exited)";
+  }
+  ASSERT_TRUE(attached);
+  kill(pid, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFSIGNALED(status));
+  // The kernel releases the links with the process's files; give it a moment.
+  std::string after;
+  for (int i = 0; i < 40; ++i) {
+    after = hook_state(ns.name(), "lo");
+    if (after == before) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(after, before);
 }
 
 TEST(TraceNetns, JsonEventsAndSummary) {
@@ -234,7 +372,8 @@ TEST(TraceNetns, RefusesWhatCannotBeTraced) {
   expect_refusal("--netns " + ns.name() + " --iface nope0 --duration 1s", "--iface nope0: no such interface");
   expect_refusal("--duration soon", "duration 'soon'");
   expect_refusal("--port 70000 --duration 1s", "--port 70000");
-  EXPECT_EQ(tc_state(ns.name(), "lo").find("clsact"), std::string::npos);
+  EXPECT_EQ(hook_state(ns.name(), "lo").find("clsact"), std::string::npos);
+  EXPECT_EQ(hook_state(ns.name(), "lo").find("syn_"), std::string::npos);
 }
 
 TEST(TraceNetns, RefusesWithoutRootAndSaysWhatToDo) {

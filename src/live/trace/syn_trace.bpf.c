@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /* synscope trace: the kernel side. Three programs:
- *  - syn_ingress (TC clsact ingress): for each inbound SYN, find the socket it will hit with
+ *  - syn_ingress (TC ingress, tcx or clsact): for each inbound SYN, find the socket it will hit with
  *    bpf_skc_lookup_tcp (the lookup tcp_v4_rcv does next, §2) and read the listener's queues
  *    (A, B, Q, young: §6) before the kernel decides; for a final ACK of a handshake we saw
  *    answered, read the same numbers through the request's listener (§5.1 step 7).
- *  - syn_egress (TC clsact egress): what actually leaves: SYN-ACK (from a request, or a cookie
+ *  - syn_egress (TC egress): what actually leaves: SYN-ACK (from a request, or a cookie
  *    SYN-ACK with no request behind it, §10) or RST.
  *  - synack_retrans (raw tracepoint tcp_retransmit_synack): the SYN-ACK timer (§5.3), which is
  *    what follows a final ACK dropped on a full accept queue (§5.2).
@@ -20,7 +20,9 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define TC_ACT_OK 0
+/* Observers let the packet go on to whatever else is attached: TC_ACT_UNSPEC continues the
+ * clsact filter chain, and is TCX_NEXT for tcx links. TC_ACT_OK would end the chain. */
+#define TC_NEXT (-1)
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
 #define IPPROTO_TCP_ 6
@@ -89,6 +91,7 @@ struct segment {
   __u8 saddr[16], daddr[16];
   __u16 sport, dport; /* network order */
   __u32 seq, ack_seq, tsval;
+  __u32 l4, doff;               /* TCP header offset and length */
   struct bpf_sock_tuple tuple; /* inbound orientation: src = peer */
   __u32 tuple_len;
 };
@@ -137,11 +140,25 @@ static __always_inline void parse_ts(struct __sk_buff *skb, __u32 opt_off, __u32
   }
 }
 
+/* Copy `len` header bytes at `off`: straight from the linear data when they are there (the common
+ * case: the stack keeps protocol headers linear), else through bpf_skb_load_bytes. The helper call
+ * per header was a measurable share of the per-packet cost on a loopback SYN load. */
+static __always_inline int load_header(struct __sk_buff *skb, __u32 off, void *dst, __u32 len) {
+  void *data = (void *)(long)skb->data;
+  void *end = (void *)(long)skb->data_end;
+  if (off <= 128 && data + off + len <= end) {
+    __builtin_memcpy(dst, data + (off & 0xff), len);
+    return 0;
+  }
+  return bpf_skb_load_bytes(skb, off, dst, len);
+}
+
+/* Addresses, ports, sequence numbers and flags (the TSval is read separately, for SYNs only). */
 static __always_inline int parse_segment(struct __sk_buff *skb, struct segment *s) {
   __u32 l4 = 0;
   if (skb->protocol == bpf_htons(ETH_P_IP)) {
     struct iphdr ip;
-    if (bpf_skb_load_bytes(skb, 14, &ip, sizeof(ip)) < 0) return -1;
+    if (load_header(skb, 14, &ip, sizeof(ip)) < 0) return -1;
     if (ip.protocol != IPPROTO_TCP_ || ip.ihl < 5) return -1;
     if (ip.frag_off & bpf_htons(0x3fff)) return -1; /* fragments: not a SYN we can read */
     s->family = 4;
@@ -150,7 +167,7 @@ static __always_inline int parse_segment(struct __sk_buff *skb, struct segment *
     l4 = 14 + ip.ihl * 4;
   } else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
     struct ipv6hdr ip6;
-    if (bpf_skb_load_bytes(skb, 14, &ip6, sizeof(ip6)) < 0) return -1;
+    if (load_header(skb, 14, &ip6, sizeof(ip6)) < 0) return -1;
     if (ip6.nexthdr != IPPROTO_TCP_) return -1; /* extension headers: not followed */
     s->family = 6;
     __builtin_memcpy(s->saddr, &ip6.saddr, 16);
@@ -160,16 +177,14 @@ static __always_inline int parse_segment(struct __sk_buff *skb, struct segment *
     return -1;
   }
   struct tcphdr th;
-  if (bpf_skb_load_bytes(skb, l4, &th, sizeof(th)) < 0) return -1;
+  if (load_header(skb, l4, &th, sizeof(th)) < 0) return -1;
   s->sport = th.source;
   s->dport = th.dest;
   s->seq = bpf_ntohl(th.seq);
   s->ack_seq = bpf_ntohl(th.ack_seq);
-  __u8 b13 = 0;
-  if (bpf_skb_load_bytes(skb, l4 + 13, &b13, 1) < 0) return -1;
-  s->flags = b13;
-  __u32 doff = th.doff * 4;
-  if (doff > 20 && (s->flags & TCPF_SYN)) parse_ts(skb, l4 + 20, doff - 20, s);
+  s->flags = ((__u8 *)&th)[13];
+  s->l4 = l4;
+  s->doff = th.doff * 4;
   return 0;
 }
 
@@ -200,8 +215,9 @@ static __always_inline __u8 found_of(__u32 state) {
   }
 }
 
-/* A, B, Q, young and the bound address of a listening socket (§6, §13). CO-RE reads: the
- * request queue lives in inet_connection_sock, which tcp_sock embeds. */
+/* A, B, Q, young and the bound address of a listening socket (§6, §13), read with CO-RE probe
+ * reads: for the raw tracepoint, whose arguments are plain pointers. The request queue lives in
+ * inet_connection_sock, which tcp_sock embeds. */
 static __always_inline void read_listener(const struct sock *lsk, struct syn_trace_event *e) {
   const struct inet_connection_sock *icsk = (const struct inet_connection_sock *)lsk;
   e->accept_queue = BPF_CORE_READ(lsk, sk_ack_backlog);
@@ -213,6 +229,25 @@ static __always_inline void read_listener(const struct sock *lsk, struct syn_tra
     BPF_CORE_READ_INTO(&e->listener_addr, lsk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
   } else {
     __u32 a = BPF_CORE_READ(lsk, __sk_common.skc_rcv_saddr);
+    __builtin_memcpy(e->listener_addr, &a, 4);
+  }
+  e->listener_known = 1;
+}
+
+/* The same numbers through a BTF pointer (what bpf_skc_to_tcp_sock gives syn_ingress for a
+ * SYN that finds its listener): plain loads the verifier guards, instead of one probe-read helper call
+ * per field, on the per-SYN path. */
+static __always_inline void read_listener_btf(struct sock *lsk, struct syn_trace_event *e) {
+  struct inet_connection_sock *icsk = (struct inet_connection_sock *)lsk;
+  e->accept_queue = lsk->sk_ack_backlog;
+  e->backlog = lsk->sk_max_ack_backlog;
+  e->syn_queue = icsk->icsk_accept_queue.qlen.counter;
+  e->young = icsk->icsk_accept_queue.young.counter;
+  e->listener_port = lsk->__sk_common.skc_num;
+  if (lsk->__sk_common.skc_family == AF_INET6_) {
+    __builtin_memcpy(e->listener_addr, lsk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8, 16);
+  } else {
+    __u32 a = lsk->__sk_common.skc_rcv_saddr;
     __builtin_memcpy(e->listener_addr, &a, 4);
   }
   e->listener_known = 1;
@@ -250,17 +285,19 @@ static __always_inline void key_of(struct handshake_key *k, const __u8 *peer, __
 SEC("tc")
 int syn_ingress(struct __sk_buff *skb) {
   struct segment s = {};
-  if (parse_segment(skb, &s) < 0) return TC_ACT_OK;
-  if (!(s.flags & (TCPF_SYN | TCPF_ACK)) || (s.flags & TCPF_RST)) return TC_ACT_OK;
+  if (parse_segment(skb, &s) < 0) return TC_NEXT;
+  if (!(s.flags & (TCPF_SYN | TCPF_ACK)) || (s.flags & TCPF_RST)) return TC_NEXT;
   struct syn_trace_config *cfg = get_config();
-  if (cfg && cfg->port && s.dport != bpf_htons(cfg->port)) return TC_ACT_OK;
+  if (cfg && cfg->port && s.dport != bpf_htons(cfg->port)) return TC_NEXT;
 
   int is_syn = (s.flags & TCPF_SYN) && !(s.flags & TCPF_ACK);
-  if (!is_syn) {
-    if (s.flags & TCPF_SYN) return TC_ACT_OK; /* SYN-ACK: our own connect()s */
-    struct handshake_key k = {};
+  struct handshake_key k = {};
+  if (is_syn) {
+    if (s.doff > 20) parse_ts(skb, s.l4 + 20, s.doff - 20, &s);
+  } else {
+    if (s.flags & TCPF_SYN) return TC_NEXT; /* SYN-ACK: our own connect()s */
     key_of(&k, s.saddr, s.sport, s.daddr, s.dport);
-    if (!bpf_map_lookup_elem(&handshakes, &k)) return TC_ACT_OK;
+    if (!bpf_map_lookup_elem(&handshakes, &k)) return TC_NEXT;
   }
   stat_add(SYN_TRACE_STAT_SEEN);
 
@@ -271,7 +308,7 @@ int syn_ingress(struct __sk_buff *skb) {
   if (!e) {
     stat_add(SYN_TRACE_STAT_LOST);
     if (sk) bpf_sk_release(sk);
-    return TC_ACT_OK;
+    return TC_NEXT;
   }
   __builtin_memset(e, 0, sizeof(*e));
   fill_common(e, is_syn ? SYN_TRACE_SYN_IN : SYN_TRACE_ACK_IN, &s, 1);
@@ -279,10 +316,12 @@ int syn_ingress(struct __sk_buff *skb) {
     found = found_of(sk->state);
     if (found == SYN_TRACE_FOUND_LISTEN) {
       struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
-      if (tp) read_listener((const struct sock *)tp, e);
+      if (tp) read_listener_btf((struct sock *)tp, e);
     } else if (found == SYN_TRACE_FOUND_NEW_SYN_RECV) {
       struct tcp_request_sock *treq = bpf_skc_to_tcp_request_sock(sk);
       if (treq) {
+        /* skc_listener sits in a union, which the verifier reads as a plain number, not a
+         * pointer it can follow: probe reads here (once per handshake, at its final ACK). */
         const struct sock *lsk = BPF_CORE_READ(treq, req.req.__req_common.skc_listener);
         if (lsk) read_listener(lsk, e);
       }
@@ -290,33 +329,39 @@ int syn_ingress(struct __sk_buff *skb) {
     bpf_sk_release(sk);
   }
   e->found = found;
-  if (!is_syn && found != SYN_TRACE_FOUND_NEW_SYN_RECV && found != SYN_TRACE_FOUND_LISTEN) {
-    /* The handshake is over (child created, or gone): forget it, report nothing. */
-    struct handshake_key k = {};
-    key_of(&k, s.saddr, s.sport, s.daddr, s.dport);
-    bpf_map_delete_elem(&handshakes, &k);
-    bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
-    return TC_ACT_OK;
+  if (!is_syn) {
+    /* Forget the handshake once this ACK ends it, so the table holds only handshakes in flight
+     * (an LRU insert that must evict costs several times one that finds a free slot): when the
+     * child exists or nothing is there, or when the accept queue has room, so that this ACK
+     * creates the child under every profile's rule (§5.1 step 7, §14). A final ACK that meets a
+     * full queue keeps the entry: the client's next ACK is the one to watch (§5.2), and a
+     * retransmitted SYN-ACK puts the entry back in any case (syn_egress). */
+    int over = found != SYN_TRACE_FOUND_NEW_SYN_RECV && found != SYN_TRACE_FOUND_LISTEN;
+    if (over || (e->listener_known && e->accept_queue < e->backlog)) bpf_map_delete_elem(&handshakes, &k);
+    if (over) {
+      bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP); /* the handshake is over: report nothing */
+      return TC_NEXT;
+    }
   }
   bpf_ringbuf_submit(e, wakeup_flags());
-  return TC_ACT_OK;
+  return TC_NEXT;
 }
 
 SEC("tc")
 int syn_egress(struct __sk_buff *skb) {
   struct segment s = {};
-  if (parse_segment(skb, &s) < 0) return TC_ACT_OK;
+  if (parse_segment(skb, &s) < 0) return TC_NEXT;
   int synack = (s.flags & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK);
   int rst = (s.flags & TCPF_RST) != 0;
-  if (!synack && !rst) return TC_ACT_OK;
+  if (!synack && !rst) return TC_NEXT;
   struct syn_trace_config *cfg = get_config();
-  if (cfg && cfg->port && s.sport != bpf_htons(cfg->port)) return TC_ACT_OK;
+  if (cfg && cfg->port && s.sport != bpf_htons(cfg->port)) return TC_NEXT;
   stat_add(SYN_TRACE_STAT_SEEN);
 
   struct syn_trace_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
   if (!e) {
     stat_add(SYN_TRACE_STAT_LOST);
-    return TC_ACT_OK;
+    return TC_NEXT;
   }
   __builtin_memset(e, 0, sizeof(*e));
   fill_common(e, synack ? SYN_TRACE_SYNACK_OUT : SYN_TRACE_RST_OUT, &s, 0);
@@ -341,7 +386,7 @@ int syn_egress(struct __sk_buff *skb) {
     bpf_map_update_elem(&handshakes, &k, &one, BPF_ANY);
   }
   bpf_ringbuf_submit(e, wakeup_flags());
-  return TC_ACT_OK;
+  return TC_NEXT;
 }
 
 /* tcp:tcp_retransmit_synack(const struct sock *sk, const struct request_sock *req) */

@@ -37,11 +37,16 @@ class TraceUnavailable : public UsageError {
 
 enum class Mode { Bpf, Sampling };
 
+// How the TC programs are hooked to each interface: tcx links (kernel 6.6+, cheaper per packet and
+// detached by the kernel if we die) when the kernel has them, else a clsact qdisc with filters.
+enum class TcHook { Auto, Tcx, Clsact };
+
 struct TraceOptions {
   std::string netns;          // /run/netns/NAME; "" = the caller's namespace
   std::string iface;          // "" = every interface of the namespace that is up (lo included)
   std::uint16_t port = 0;     // 0 = every local port
   Mode mode = Mode::Bpf;
+  TcHook tc_hook = TcHook::Auto;
   std::int64_t window_ns = 250'000'000;  // confirmation window (Correlator)
 };
 
@@ -51,6 +56,7 @@ struct HookProbe {
   std::string fentry;        // "loads" or why not ("refused: Operation not permitted")
   std::string kprobe;        // "available" or why not
   std::string path;          // the path used: "tc+raw_tracepoint" or "sampling"
+  std::string tc_hook;       // how the TC programs are attached: "tcx" (links, 6.6+) or "clsact"
   std::vector<std::string> interfaces;  // where TC programs are attached
 };
 

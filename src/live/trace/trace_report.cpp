@@ -76,9 +76,9 @@ std::string probe_text(const SynTracer& t) {
                        o.port ? fmt::format(", port {}", o.port) : "");
   std::string ifaces;
   for (const auto& i : p.interfaces) ifaces += (ifaces.empty() ? "" : ", ") + i;
-  return fmt::format("synscope trace: TC ingress/egress on {} + raw tracepoint tcp_retransmit_synack in {}{} "
+  return fmt::format("synscope trace: TC ingress/egress ({}) on {} + raw tracepoint tcp_retransmit_synack in {}{} "
                      "(fentry: {}; kprobes: {})",
-                     ifaces.empty() ? "no interface" : ifaces, where, o.port ? fmt::format(", port {}", o.port) : "",
+                     p.tc_hook, ifaces.empty() ? "no interface" : ifaces, where, o.port ? fmt::format(", port {}", o.port) : "",
                      p.fentry, p.kprobe);
 }
 
@@ -134,6 +134,7 @@ nlohmann::json summary_json(const SynTracer& t) {
   j["lost"] = t.lost();
   j["fentry"] = t.probe().fentry;
   j["kprobe"] = t.probe().kprobe;
+  j["tc_hook"] = t.probe().tc_hook;
   j["interfaces"] = t.probe().interfaces;
   nlohmann::json drops = nlohmann::json::array();
   for (const auto& d : t.drops_by_cause()) drops.push_back({{"cause", d.cause}, {"section", d.section}, {"count", d.count}});
