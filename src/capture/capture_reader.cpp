@@ -550,23 +550,8 @@ class MappedPcap {
   // Link types whose records libpcap hands out untouched (it byte-swaps some pseudo-headers of
   // cooked captures written on the other byte order).
   static bool in_place_dlt(int dlt, bool swapped) {
-    switch (dlt) {
-      case DLT_EN10MB:
-      case DLT_RAW:
-      case kLinktypeRaw:
-      case DLT_IPV4:
-      case DLT_IPV6:
-      case DLT_NULL:
-      case DLT_LOOP:
-      case DLT_IEEE802_11:
-      case DLT_IEEE802_11_RADIO:
-        return true;
-      case DLT_LINUX_SLL:
-      case DLT_LINUX_SLL2:
-        return !swapped;
-      default:
-        return false;
-    }
+    const bool cooked = dlt == DLT_LINUX_SLL || dlt == DLT_LINUX_SLL2;
+    return supported_dlt(dlt) && !(cooked && swapped);
   }
   std::uint32_t u32(const std::uint8_t* p) const { return swapped_ ? be32(p) : le32(p); }
 

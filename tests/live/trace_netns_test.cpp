@@ -20,6 +20,7 @@
 #include <sstream>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <vector>
 
 #include "live/snapshot.h"
 #include "live/trace/syn_tracer.h"
@@ -223,26 +224,46 @@ TEST(TraceNetns, TcxHandsEveryPacketOnToClsactFilters) {
   EXPECT_EQ(hook_state(ns.name(), "lo"), before);
 }
 
-// The CLI under a signal: it prints its summary, exits 0, and leaves tc/tcx as it found them.
-void signal_ends_cleanly(int sig, const char* tc_hook) {
-  TestNetns ns(sig == SIGINT ? "tr-int" : "tr-term");
-  const std::string before = hook_state(ns.name(), "lo");
+// `synscope trace --netns NS ARGS...` in a child process, its output discarded; the child's pid.
+pid_t spawn_trace(const std::string& ns, std::vector<std::string> args) {
+  args.insert(args.begin(), {SYNSCOPE_BINARY, "trace", "--netns", ns});
   pid_t pid = fork();
-  ASSERT_GE(pid, 0);
   if (pid == 0) {
     int devnull = open("/dev/null", O_WRONLY);
     dup2(devnull, 1);
     dup2(devnull, 2);
-    execl(SYNSCOPE_BINARY, SYNSCOPE_BINARY, "trace", "--netns", ns.name().c_str(), "--port", "8080", "--tc-hook",
-          tc_hook, nullptr);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(SYNSCOPE_BINARY, argv.data());
     _exit(127);
   }
-  bool attached = false;
-  for (int i = 0; i < 100 && !attached; ++i) {
+  return pid;
+}
+
+// Waits up to 5 s until `state` shows our ingress program on lo. False when it never did, or when
+// the child exited first (then `exited` is set).
+bool wait_attached(const std::string& ns, pid_t pid, std::string (*state)(const std::string&, const std::string&),
+                   bool* exited = nullptr) {
+  for (int i = 0; i < 100; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    attached = hook_state(ns.name(), "lo").find("syn_ingress") != std::string::npos;
+    if (state(ns, "lo").find("syn_ingress") != std::string::npos) return true;
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      if (exited) *exited = true;
+      return false;
+    }
   }
-  EXPECT_TRUE(attached);
+  return false;
+}
+
+// The CLI under a signal: it prints its summary, exits 0, and leaves tc/tcx as it found them.
+void signal_ends_cleanly(int sig, const char* tc_hook) {
+  TestNetns ns(sig == SIGINT ? "tr-int" : "tr-term");
+  const std::string before = hook_state(ns.name(), "lo");
+  pid_t pid = spawn_trace(ns.name(), {"--port", "8080", "--tc-hook", tc_hook});
+  ASSERT_GE(pid, 0);
+  EXPECT_TRUE(wait_attached(ns.name(), pid, hook_state));
   kill(pid, sig);
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
@@ -267,22 +288,11 @@ TEST(TraceNetns, SigkillLeavesNoTcxLinks) {
   SKIP_UNLESS_TRACE();
   TestNetns ns("tr-kill");
   const std::string before = hook_state(ns.name(), "lo");
-  pid_t pid = fork();
+  pid_t pid = spawn_trace(ns.name(), {"--tc-hook", "tcx"});
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    int devnull = open("/dev/null", O_WRONLY);
-    dup2(devnull, 1);
-    dup2(devnull, 2);
-    execl(SYNSCOPE_BINARY, SYNSCOPE_BINARY, "trace", "--netns", ns.name().c_str(), "--tc-hook", "tcx", nullptr);
-    _exit(127);
-  }
-  bool attached = false;
-  for (int i = 0; i < 100 && !attached; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    attached = tcx_state(ns.name(), "lo").find("syn_ingress") != std::string::npos;
-    int status = 0;
-    if (!attached && waitpid(pid, &status, WNOHANG) == pid) GTEST_SKIP() << "kernel without tcx (trace exited)";
-  }
+  bool exited = false;
+  const bool attached = wait_attached(ns.name(), pid, tcx_state, &exited);
+  if (exited) GTEST_SKIP() << "kernel without tcx (trace exited)";
   ASSERT_TRUE(attached);
   kill(pid, SIGKILL);
   int status = 0;
