@@ -87,6 +87,17 @@ struct SimHost {
   int capture = -1;  // capture point index
 };
 
+// The queue's stream for a timer (EventQueue::push_stream). Most timers run a fixed delay, which is
+// their stream. SYN-ACK and TIME_WAIT timers may be rounded up to a grid (EL7's 200 ms SYN-table
+// scan, §5.3; the 7.5 s TIME_WAIT wheel, §7.4), so their delays differ from timer to timer while
+// their due times still grow: one stream per kind keeps them in a lane instead of the heap.
+std::uint64_t timer_stream(model::TimerKind kind, Duration delay) {
+  using model::TimerKind;
+  if (kind == TimerKind::SynAck || kind == TimerKind::TimeWait)
+    return (std::uint64_t{1} << 63) | static_cast<std::uint64_t>(kind);  // no delay has bit 63 set
+  return static_cast<std::uint64_t>(delay.count());
+}
+
 std::uint64_t wire_key(Endpoint src, Endpoint dst) {
   return mix64(endpoint_key(src) * 0x9e3779b97f4a7c15ULL ^ endpoint_key(dst));
 }
@@ -100,8 +111,8 @@ class Engine {
   SimTime now() const { return now_; }
   void transmit_from(int host, const Segment& seg);
   void schedule_timer(int host, SimTime at, model::TimerRef ref) {
-    queue_.push_after(now_, at - now_, EventKind::Timer, static_cast<std::uint8_t>(ref.kind), static_cast<std::uint32_t>(host), ref.index,
-                ref.gen);
+    queue_.push_stream(at, timer_stream(ref.kind, at - now_), EventKind::Timer, static_cast<std::uint8_t>(ref.kind),
+                       static_cast<std::uint32_t>(host), ref.index, ref.gen);
   }
   void schedule_app(std::uint32_t app, SimTime at, std::uint8_t action, std::uint32_t a = 0, std::uint32_t b = 0) {
     if (at >= now_)
