@@ -67,8 +67,6 @@ std::string who(const Listener& l) {
   return p.empty() ? "the owning application (process not visible)" : p;
 }
 
-std::optional<std::int64_t> drop_delta(const HostSnapshot& snap, const Listener& l) { return snap.drops_moved(l); }
-
 // §6.2/§6.3: does this listener's SYN_RECV count meet the profile's "SYN queue full" test?
 bool syn_queue_at_cap(const KernelProfile& p, const Listener& l, std::int64_t max_syn_backlog) {
   const std::int64_t q = l.syn_recv, b = l.backlog;
@@ -114,7 +112,7 @@ void accept_queue(const HostSnapshot& snap, const Facts& f, std::vector<Finding>
   const auto somaxconn = f.sysctl("net.core.somaxconn");
   bool named = false;
   for (const auto& l : snap.listeners) {
-    auto dd = drop_delta(snap, l);
+    auto dd = snap.drops_moved(l);
     const bool dropping = dd && *dd > 0 && overflows > 0;
     if (!l.full() && !dropping) continue;
     named = true;
@@ -492,7 +490,7 @@ nlohmann::json render_doctor_json(const HostSnapshot& snap, const Diagnosis& d) 
   j["listeners"] = json::array();
   for (const auto& l : snap.listeners) {
     json lj = listener_json(l);
-    if (auto dd = drop_delta(snap, l)) lj["drops_delta"] = *dd;
+    if (auto dd = snap.drops_moved(l)) lj["drops_delta"] = *dd;
     j["listeners"].push_back(lj);
   }
   j["owners_looked_up"] = snap.owners == OwnerLookup::All ? "all" : snap.owners == OwnerLookup::Shown ? "shown" : "none";
