@@ -25,6 +25,11 @@ class TupleTable {
     }
   }
   const Value* find(const FourTuple& t) const { return const_cast<TupleTable*>(this)->find(t); }
+  // Starts loading the slot a lookup of `t` begins at (a hint: nothing changes).
+  void prefetch(const FourTuple& t) const {
+    auto [a, b] = keys(t);
+    __builtin_prefetch(&slots_[home(a, b)]);
+  }
   bool contains(const FourTuple& t) const { return find(t) != nullptr; }
 
   // Inserts or overwrites.

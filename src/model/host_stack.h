@@ -157,6 +157,8 @@ class HostStack {
   // Input.
   void receive(const Segment& seg, SimTime now);
   void on_timer(TimerRef ref, SimTime now);
+  // A hint that `seg` will arrive soon: starts loading the socket-table slot receive() will probe.
+  void prefetch(const Segment& seg) const { ehash_.prefetch(FourTuple{seg.dst, seg.src}); }
 
   // Socket calls.
   ListenerId listen(std::uint16_t port, int backlog, std::uint64_t tag, SimTime now);

@@ -109,6 +109,14 @@ NatTable::NatTable(const NatSpec& spec, Ipv4Addr box_addr, NatTimeouts timeouts)
     : spec_(spec), box_(box_addr), timeouts_(timeouts) {
   std::fill(std::begin(head_), std::end(head_), kNil);
   std::fill(std::begin(tail_), std::end(tail_), kNil);
+  std::fill(std::begin(ahead_), std::end(ahead_), kNil);
+}
+
+void NatTable::prefetch(const Segment& in) const {
+  map_.prefetch(in.src, in.dst);
+  if (!in.is_syn()) return;
+  const Rewrite r = apply_rules(in);
+  if (r.dnat || r.snat) map_.prefetch(r.dst, r.src);
 }
 
 std::optional<Segment> NatTable::translate(const Segment& in, SimTime now) {
@@ -146,32 +154,35 @@ NatAction NatTable::process(const Segment& in, SimTime now, Segment& out) {
   return create(in, out);
 }
 
-NatAction NatTable::create(const Segment& in, Segment& out) {
-  if (!in.is_syn()) return NatAction::NotNat;
-
-  Endpoint dst = in.dst;
-  bool dnat = false;
+NatTable::Rewrite NatTable::apply_rules(const Segment& in) const {
+  Rewrite w{in.dst, in.src};
   for (const DnatRule& r : spec_.dnat) {
     if (r.match_dport != in.dst.port) continue;
     if (r.match_daddr && *r.match_daddr != in.dst.addr) continue;
-    dst = Endpoint{r.to.addr, r.to.port != 0 ? r.to.port : in.dst.port};
-    dnat = true;
+    w.dst = Endpoint{r.to.addr, r.to.port != 0 ? r.to.port : in.dst.port};
+    w.dnat = true;
     break;
   }
-
   // POSTROUTING is only traversed by forwarded packets, not ones DNATed to the box itself.
-  Endpoint src = in.src;
-  bool snat = false;
-  if (dst.addr != box_) {
+  if (w.dst.addr != box_) {
     for (const SnatRule& r : spec_.snat) {
-      if (r.match_daddr && *r.match_daddr != dst.addr) continue;
-      if (r.match_dport != 0 && r.match_dport != dst.port) continue;
-      src.addr = r.to;
-      snat = true;
+      if (r.match_daddr && *r.match_daddr != w.dst.addr) continue;
+      if (r.match_dport != 0 && r.match_dport != w.dst.port) continue;
+      w.src.addr = r.to;
+      w.snat = true;
       break;
     }
   }
-  if (!dnat && !snat) return NatAction::NotNat;
+  return w;
+}
+
+NatAction NatTable::create(const Segment& in, Segment& out) {
+  if (!in.is_syn()) return NatAction::NotNat;
+
+  const Rewrite w = apply_rules(in);
+  Endpoint dst = w.dst, src = w.src;
+  const bool snat = w.snat;
+  if (!w.dnat && !snat) return NatAction::NotNat;
 
   // The reply tuple (dst -> src) must be unique among all tuples in the table.
   if (map_.find(dst, src) != kNil) {
@@ -354,7 +365,36 @@ void NatTable::expire(SimTime now) {
     while (head_[s] != kNil && entries_[head_[s]].expires_ns <= now_ns_) {
       remove(head_[s]);
       ++stats_.expired;
+      --ahead_lead_[s];
     }
+  }
+  prefetch_next_expiries();
+}
+
+// Entries expire from the head of their list long after they were last touched (120 s for
+// TIME_WAIT), so the entry, its successor (unlinking writes to it) and its two table slots are
+// cold: several cache misses per connection. Each list keeps a cursor that walks up to
+// kExpiryLookahead entries behind the head, one step per call, requesting those lines, so they are
+// cached by the time the entry expires. The cursor is only a hint: when it has fallen behind the
+// head or its entry left the list it restarts at the head.
+void NatTable::prefetch_next_expiries() {
+  for (std::size_t s = 0; s < kCtStateCount; ++s) {
+    if (head_[s] == kNil) continue;
+    std::uint32_t c = ahead_[s];
+    if (c == kNil || ahead_lead_[s] <= 0 || entries_[c].list != s) {
+      c = head_[s];
+      ahead_lead_[s] = 0;
+    } else if (ahead_lead_[s] >= kExpiryLookahead || entries_[c].next == kNil) {
+      continue;
+    } else {
+      c = entries_[c].next;
+    }
+    ahead_[s] = c;
+    ++ahead_lead_[s];
+    const Entry& e = entries_[c];
+    map_.prefetch(e.orig_src, e.orig_dst);
+    map_.prefetch(e.reply_src, e.reply_dst);
+    if (e.next != kNil) __builtin_prefetch(&entries_[e.next]);
   }
 }
 

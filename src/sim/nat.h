@@ -68,6 +68,11 @@ class NatTable {
   // Convenience: the rewritten segment when forwarded, nullopt for NotNat and Drop.
   std::optional<Segment> translate(const Segment& in, SimTime now);
 
+  // Starts loading the table slots process(in) will probe. The simulator calls it when it sends a
+  // segment towards the box, a link latency before it arrives: the first packet of a connection
+  // probes two random slots (its tuple and the reply tuple it would get), cache misses otherwise.
+  void prefetch(const Segment& in) const;
+
   // Removes entries whose timeout has passed (process() does this itself).
   void expire(SimTime now);
 
@@ -108,6 +113,9 @@ class NatTable {
    public:
     TupleMap();
     std::uint32_t find(Endpoint src, Endpoint dst) const;
+    void prefetch(Endpoint src, Endpoint dst) const {
+      __builtin_prefetch(&slots_[home(pack_addrs(src, dst), pack_ports(src, dst))]);
+    }
     void insert(Endpoint src, Endpoint dst, std::uint32_t value);
     void erase(Endpoint src, Endpoint dst);
 
@@ -128,7 +136,14 @@ class NatTable {
     std::size_t count_ = 0;
   };
 
+  // What the DNAT and SNAT rules make of a connection's first packet.
+  struct Rewrite {
+    Endpoint dst, src;  // the translated destination and source (the reply tuple reversed)
+    bool dnat = false, snat = false;
+  };
+  Rewrite apply_rules(const Segment& in) const;
   NatAction create(const Segment& in, Segment& out);
+  void prefetch_next_expiries();
   std::optional<std::uint16_t> choose_port(Endpoint server, Ipv4Addr nat_addr, std::uint16_t original_port);
   void step_state(Entry& e, std::uint8_t flags, int dir);
   void touch(std::uint32_t idx);
@@ -146,6 +161,11 @@ class NatTable {
   TupleMap map_;
   std::uint32_t head_[kCtStateCount];
   std::uint32_t tail_[kCtStateCount];
+  // Per expiry list, an entry a few places behind the head whose cache lines (entry and both table
+  // slots) were requested in advance, and how many places it is behind the head.
+  static constexpr int kExpiryLookahead = 8;
+  std::uint32_t ahead_[kCtStateCount];
+  int ahead_lead_[kCtStateCount] = {};
   std::uint32_t rover_ = 0;         // where the last port search succeeded (3.10's tcp_port_rover)
   std::uint64_t search_count_ = 0;  // seeds the later, scattered search rounds
   Stats stats_;

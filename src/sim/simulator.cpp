@@ -623,6 +623,13 @@ void Engine::route(const Segment& seg, int from) {
     slot = static_cast<std::uint32_t>(pool_.size());
     pool_.push_back(seg);
   }
+  // The receiver's table lookups are cache misses for a new connection; start them now, while the
+  // rest of this event runs, rather than when the segment is delivered.
+  SimHost& to = hosts_[static_cast<std::size_t>(dest)];
+  if (to.nat)
+    to.nat->prefetch(seg);
+  else
+    to.stack->prefetch(seg);
   Duration lat = from < 0 ? scenario_->default_latency : latency(from, dest);
   queue_.push_after(now_, lat, EventKind::Deliver, 0, static_cast<std::uint32_t>(dest), slot, 0);
 }
