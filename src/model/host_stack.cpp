@@ -355,11 +355,13 @@ void HostStack::destroy_conn(std::uint32_t ci) {
   auto* ref = ehash_.find(c.tuple);
   if (ref && ref->kind == SockKind::Conn && ref->index == ci) ehash_.erase(c.tuple);
   c.state = TcpState::Closed;
+  disarm(c.timer);
   conns_.release(ci);
 }
 
 void HostStack::kill_timewait(std::uint32_t ti) {
   ehash_.erase(tws_[ti].tuple);
+  disarm(tws_[ti].timer);
   tws_.release(ti);
 }
 
@@ -370,13 +372,24 @@ void HostStack::remove_request(std::uint32_t ri) {
   --l.q;
   if (r.num_timeout == 0) --l.young;
   ehash_.erase(r.tuple);
+  disarm(r.timer);
   requests_.release(ri);
 }
 
 void HostStack::arm_conn_timer(std::uint32_t ci, TimerKind kind, SimTime at) {
   Conn& c = conns_[ci];
   ++c.timer_gen;
-  env_.set_timer(at, TimerRef{kind, ci, c.timer_gen});
+  rearm(c.timer, at, TimerRef{kind, ci, c.timer_gen});
+}
+
+void HostStack::rearm(std::uint64_t& handle, SimTime at, TimerRef ref) {
+  disarm(handle);
+  handle = env_.arm_timer(at, ref);
+}
+
+void HostStack::disarm(std::uint64_t& handle) {
+  if (handle != 0) env_.cancel_timer(handle);
+  handle = 0;
 }
 
 std::uint32_t HostStack::secure_isn(const FourTuple& t, SimTime now) const {
@@ -567,7 +580,7 @@ void HostStack::conn_request(Listener& l, ListenerId lid, const Segment& seg, Si
   ehash_.set(t, SockRef{SockKind::Request, ri});
   report(now, t, &seg, v);
   send_synack(r, now, false);
-  env_.set_timer(quantise_synack(l, now + synack_timeout(0)), TimerRef{TimerKind::SynAck, ri, r.gen});
+  rearm(r.timer, quantise_synack(l, now + synack_timeout(0)), TimerRef{TimerKind::SynAck, ri, r.gen});
 }
 
 bool HostStack::cookie_ack(Listener& l, ListenerId lid, const Segment& seg, SimTime now) {
@@ -669,7 +682,7 @@ void HostStack::receive_request(std::uint32_t ri, const Segment& seg, SimTime no
     report(now, t, &seg, v);
     send_synack(r, now, true);
     ++r.gen;
-    env_.set_timer(quantise_synack(l, now + synack_timeout(r.num_timeout)), TimerRef{TimerKind::SynAck, ri, r.gen});
+    rearm(r.timer, quantise_synack(l, now + synack_timeout(r.num_timeout)), TimerRef{TimerKind::SynAck, ri, r.gen});
     return;
   }
   // §5.1 step 3: ACK for something we never sent → the listener answers RST.
@@ -782,6 +795,7 @@ void HostStack::receive_syn_sent(std::uint32_t ci, const Segment& seg, SimTime n
     c.srtt = now - c.syn_last;
     c.rto = std::min(std::max(kRtoMin + c.srtt, kRtoMin), kRtoMax);
     ++c.timer_gen;  // cancel the SYN timer
+    disarm(c.timer);
     Verdict v;
     v.action = Action::Accepted;
     v.rule = Rule::ClientEstablished;
@@ -821,6 +835,7 @@ void HostStack::receive_conn(std::uint32_t ci, const Segment& seg, SimTime now) 
     c.snd_una = seg.ack;
     if (c.fin_sent && !seq_before(seg.ack, c.unacked_fin_seq + 1)) {
       ++c.timer_gen;  // FIN acknowledged: cancel retransmission
+      disarm(c.timer);
       switch (c.state) {
         case TcpState::FinWait1:
           c.state = TcpState::FinWait2;
@@ -905,7 +920,7 @@ void HostStack::enter_timewait(std::uint32_t ci, SimTime now) {
   SimTime due = now + tw.lifetime;
   if (profile_.tw_timer == TimeWaitTimer::CentralWheels)
     due = recycle_ok ? round_up(due, SimTime{}, kRecycleTick) : round_up(due, SimTime{}, kTwWheelSlot);
-  env_.set_timer(due, TimerRef{TimerKind::TimeWait, ti, tw.gen});
+  rearm(tw.timer, due, TimerRef{TimerKind::TimeWait, ti, tw.gen});
 }
 
 void HostStack::receive_timewait(std::uint32_t ti, const Segment& seg, SimTime now) {
@@ -946,7 +961,7 @@ void HostStack::receive_timewait(std::uint32_t ti, const Segment& seg, SimTime n
   if (paws_reject || (seg.flags & ACK)) {
     ++tw.gen;
     tw.lifetime = seconds(60);
-    env_.set_timer(now + tw.lifetime, TimerRef{TimerKind::TimeWait, ti, tw.gen});
+    rearm(tw.timer, now + tw.lifetime, TimerRef{TimerKind::TimeWait, ti, tw.gen});
   }
 }
 
@@ -999,7 +1014,7 @@ void HostStack::synack_timer(std::uint32_t ri, SimTime now) {
   r.last_synack = now;
   if (r.num_timeout++ == 0) --l.young;
   ++r.gen;
-  env_.set_timer(quantise_synack(l, now + synack_timeout(r.num_timeout)), TimerRef{TimerKind::SynAck, ri, r.gen});
+  rearm(r.timer, quantise_synack(l, now + synack_timeout(r.num_timeout)), TimerRef{TimerKind::SynAck, ri, r.gen});
   Verdict v;
   v.action = Action::SynAckRetransmit;
   v.rule = Rule::SynAckTimeoutRetransmit;

@@ -67,6 +67,14 @@ class StackEnv {
   virtual ~StackEnv() = default;
   virtual void transmit(const Segment& seg) = 0;
   virtual void set_timer(SimTime at, TimerRef ref) = 0;
+  // set_timer() that may return a handle (non-zero) for cancel_timer(). A timer is still checked
+  // against its socket's generation when it fires, so an environment need not support cancelling;
+  // the simulator does, so that the 4 of 5 timers per connection that never fire cost nothing.
+  virtual std::uint64_t arm_timer(SimTime at, TimerRef ref) {
+    set_timer(at, ref);
+    return 0;
+  }
+  virtual void cancel_timer(std::uint64_t /*handle*/) {}
   virtual void on_decision(const Decision&) {}
   virtual void on_kernel_log(SimTime, const std::string&) {}
   // tcp_metrics remembered a peer timestamp because this host closed `closed` first (§7.1, §7.2).
@@ -219,6 +227,7 @@ class HostStack {
     std::uint8_t num_timeout = 0;
     bool acked = false;
     SimTime created{}, last_synack{}, last_oow_ack{};
+    std::uint64_t timer = 0;  // StackEnv handle of the pending SYN-ACK timer
     std::uint32_t gen = 0;
     bool live = false;
   };
@@ -240,6 +249,7 @@ class HostStack {
     bool fin_sent = false;
     bool app_closed = false;
     std::uint64_t tag = 0;
+    std::uint64_t timer = 0;  // StackEnv handle of the pending SYN/retransmission timer
     std::uint32_t gen = 0;
     std::uint32_t timer_gen = 0;
     bool live = false;
@@ -250,6 +260,7 @@ class HostStack {
     std::int64_t ts_recent_stamp = 0;
     bool has_ts = false;
     Duration lifetime{};
+    std::uint64_t timer = 0;  // StackEnv handle of the pending TIME_WAIT timer
     std::uint32_t gen = 0;
     bool live = false;
   };
@@ -282,6 +293,9 @@ class HostStack {
   void enter_timewait(std::uint32_t ci, SimTime now);
   void remember_peer_stamp(const Conn& c, SimTime now);
   void arm_conn_timer(std::uint32_t ci, TimerKind kind, SimTime at);
+  // Replaces the timer `handle` names (if any) by a new one; rearm(h, {}) only cancels.
+  void rearm(std::uint64_t& handle, SimTime at, TimerRef ref);
+  void disarm(std::uint64_t& handle);
   std::uint32_t secure_isn(const FourTuple& t, SimTime now) const;
   std::uint32_t cookie_isn(const FourTuple& t, std::uint32_t client_isn, std::uint32_t minute, int mss_index) const;
   std::optional<int> cookie_check(const FourTuple& t, std::uint32_t client_isn, std::uint32_t cookie,

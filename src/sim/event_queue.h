@@ -4,6 +4,7 @@
 // and keep events at 32 bytes for the millions-of-segments benchmark.
 #include <array>
 #include <climits>
+#include <optional>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -14,7 +15,7 @@
 
 namespace synscope::sim {
 
-enum class EventKind : std::uint8_t { Deliver, Timer, App };
+enum class EventKind : std::uint8_t { Deliver, Timer, App, Cancelled };
 
 // 32 bytes: small enough that the heap of a 100k-connection run stays cache-friendly.
 struct Event {
@@ -45,30 +46,51 @@ class EventQueue {
     heap_push(Event{at.count(), next_seq_++, kind, sub, 0, target, a, b});
   }
   // An event `delay` after `now`; events of one delay share a lane.
-  void push_after(SimTime now, Duration delay, EventKind kind, std::uint8_t sub, std::uint32_t target,
+  std::uint64_t push_after(SimTime now, Duration delay, EventKind kind, std::uint8_t sub, std::uint32_t target,
                   std::uint32_t a, std::uint32_t b) {
-    push_stream(now + delay, static_cast<std::uint64_t>(delay.count()), kind, sub, target, a, b);
+    return push_stream(now + delay, static_cast<std::uint64_t>(delay.count()), kind, sub, target, a, b);
   }
   // An event on a caller-chosen stream whose times mostly grow (e.g. one kind of timer). It joins
   // the stream's lane when that keeps the lane sorted, and the heap otherwise, so any stream key is
   // correct; a good one just keeps most events out of the heap.
-  void push_stream(SimTime at, std::uint64_t stream, EventKind kind, std::uint8_t sub, std::uint32_t target,
-                   std::uint32_t a, std::uint32_t b) {
+  //
+  // Returns a handle for cancel(): non-zero when the event went to a lane, where it can be
+  // cancelled in place; 0 for a heap event (its owner must recognise it as stale when it fires).
+  std::uint64_t push_stream(SimTime at, std::uint64_t stream, EventKind kind, std::uint8_t sub,
+                            std::uint32_t target, std::uint32_t a, std::uint32_t b) {
     int li = lane_for(stream);
     if (li >= 0) {
       Lane& lane = lanes_[static_cast<std::size_t>(li)];
       if (lane.empty() || lane.back_time() <= at.count()) {
         const bool was_empty = lane.empty();
+        const std::uint64_t pos = lane.tail;
         Event& e = lane.append();
         fill(e, at.count(), kind, sub, target, a, b);
         ++lane_events_;
         if (was_empty) front_[static_cast<std::size_t>(li)] = Key{e.time_ns, e.seq};
-        return;
+        return (static_cast<std::uint64_t>(li + 1) << kLaneShift) | pos;
       }
     }
     heap_push(Event{at.count(), next_seq_++, kind, sub, 0, target, a, b});
+    return 0;
+  }
+  // Cancels a pending lane event: it is dropped when it reaches its lane's front, without being
+  // returned, and every other event keeps its place. Returns its time when it was pending and not
+  // already cancelled; nullopt otherwise (handle 0, popped, or cancelled before).
+  std::optional<std::int64_t> cancel(std::uint64_t handle) {
+    if (handle == 0) return std::nullopt;
+    const auto li = static_cast<std::size_t>((handle >> kLaneShift) - 1);
+    const std::uint64_t pos = handle & ((std::uint64_t{1} << kLaneShift) - 1);
+    Lane& lane = lanes_[li];
+    if (pos < lane.head || pos >= lane.tail) return std::nullopt;
+    Event& e = lane.at(pos);
+    if (e.kind == EventKind::Cancelled) return std::nullopt;
+    e.kind = EventKind::Cancelled;
+    if (pos == lane.head) drop_cancelled_front(li);
+    return e.time_ns;
   }
   bool empty() const { return heap_.empty() && lane_events_ == 0; }
+  // Pending events, counting cancelled ones not yet dropped from the middle of their lane.
   std::size_t size() const { return heap_.size() + lane_events_; }
   // Time of the next event; the queue must not be empty.
   std::int64_t next_time() const { return peek(next_source()).time_ns; }
@@ -95,13 +117,22 @@ class EventQueue {
     Lane& lane = lanes_[static_cast<std::size_t>(src)];
     Event e = lane.take();
     --lane_events_;
+    drop_cancelled_front(static_cast<std::size_t>(src));
+    return e;
+  }
+  // Keeps a lane's front a live event (pop and peek rely on it) and its key current.
+  void drop_cancelled_front(std::size_t li) {
+    Lane& lane = lanes_[li];
+    while (!lane.empty() && lane.front().kind == EventKind::Cancelled) {
+      lane.take();
+      --lane_events_;
+    }
     if (lane.empty()) {
-      front_[static_cast<std::size_t>(src)] = Key{};
+      front_[li] = Key{};
     } else {
       const Event& f = lane.front();
-      front_[static_cast<std::size_t>(src)] = Key{f.time_ns, f.seq};
+      front_[li] = Key{f.time_ns, f.seq};
     }
-    return e;
   }
 
   // Written field by field into its final place: building an Event on the stack and copying it
@@ -123,9 +154,10 @@ class EventQueue {
   struct Lane {
     std::uint64_t stream = 0;
     std::vector<Event> ring;
-    std::size_t head = 0, tail = 0;  // ever-growing positions; slot = position & (size - 1)
+    std::uint64_t head = 0, tail = 0;  // ever-growing positions (handles name them); slot = position & (size - 1)
 
     bool empty() const { return head == tail; }
+    Event& at(std::uint64_t pos) { return ring[pos & (ring.size() - 1)]; }
     std::int64_t back_time() const { return ring[(tail - 1) & (ring.size() - 1)].time_ns; }
     const Event& front() const { return ring[head & (ring.size() - 1)]; }
     Event take() { return ring[head++ & (ring.size() - 1)]; }
@@ -134,10 +166,9 @@ class EventQueue {
       return ring[tail++ & (ring.size() - 1)];
     }
     void grow() {
+      // Positions stay as they are (handles refer to them); only their slots move.
       std::vector<Event> bigger(ring.empty() ? 64 : ring.size() * 2);
-      for (std::size_t i = head, j = 0; i != tail; ++i, ++j) bigger[j] = ring[i & (ring.size() - 1)];
-      tail -= head;
-      head = 0;
+      for (std::uint64_t i = head; i != tail; ++i) bigger[i & (bigger.size() - 1)] = ring[i & (ring.size() - 1)];
       ring.swap(bigger);
     }
   };
@@ -207,6 +238,7 @@ class EventQueue {
   }
   std::vector<Event> heap_;
   static constexpr std::uint32_t kPromoteAfter = 32;
+  static constexpr int kLaneShift = 56;  // handle = (lane + 1) << 56 | position in the lane
   struct Key {  // (time, seq) of a lane's front; the default sorts after everything (empty lane)
     std::int64_t time_ns = INT64_MAX;
     std::uint64_t seq = UINT64_MAX;

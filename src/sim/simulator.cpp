@@ -61,6 +61,8 @@ class HostEnv final : public model::StackEnv {
   HostEnv(Engine& e, int host) : engine_(e), host_(host) {}
   void transmit(const Segment& seg) override;
   void set_timer(SimTime at, model::TimerRef ref) override;
+  std::uint64_t arm_timer(SimTime at, model::TimerRef ref) override;
+  void cancel_timer(std::uint64_t handle) override;
   void on_decision(const model::Decision& d) override;
   void on_kernel_log(SimTime at, const std::string& text) override;
   void on_ts_remembered(SimTime at, const FourTuple& closed, const model::TsMemory& m) override;
@@ -110,8 +112,8 @@ class Engine {
   // Used by HostEnv and apps.
   SimTime now() const { return now_; }
   void transmit_from(int host, const Segment& seg);
-  void schedule_timer(int host, SimTime at, model::TimerRef ref) {
-    queue_.push_stream(at, timer_stream(ref.kind, at - now_), EventKind::Timer, static_cast<std::uint8_t>(ref.kind),
+  std::uint64_t schedule_timer(int host, SimTime at, model::TimerRef ref) {
+    return queue_.push_stream(at, timer_stream(ref.kind, at - now_), EventKind::Timer, static_cast<std::uint8_t>(ref.kind),
                        static_cast<std::uint32_t>(host), ref.index, ref.gen);
   }
   void schedule_app(std::uint32_t app, SimTime at, std::uint8_t action, std::uint32_t a = 0, std::uint32_t b = 0) {
@@ -119,6 +121,11 @@ class Engine {
       queue_.push_after(now_, at - now_, EventKind::App, action, app, a, b);
     else
       queue_.push(at, EventKind::App, action, app, a, b);
+  }
+  // A cancelled timer leaves the agenda, but it still counts in SimResult::events when it was due
+  // within the run, as it did when stale timers were popped and ignored (the count is an output).
+  void cancel_timer(std::uint64_t handle) {
+    if (auto at = queue_.cancel(handle); at && *at <= scenario_->duration.count()) ++result_.events;
   }
   HostStack& stack(int host) { return *hosts_[static_cast<std::size_t>(host)].stack; }
   App* app(std::size_t i) { return i < apps_.size() ? apps_[i].get() : nullptr; }
@@ -436,6 +443,8 @@ App* HostEnv::app(std::uint64_t tag) {
 }
 void HostEnv::transmit(const Segment& seg) { engine_.transmit_from(host_, seg); }
 void HostEnv::set_timer(SimTime at, model::TimerRef ref) { engine_.schedule_timer(host_, at, ref); }
+std::uint64_t HostEnv::arm_timer(SimTime at, model::TimerRef ref) { return engine_.schedule_timer(host_, at, ref); }
+void HostEnv::cancel_timer(std::uint64_t handle) { engine_.cancel_timer(handle); }
 void HostEnv::on_decision(const model::Decision& d) { engine_.record_decision(host_, d); }
 void HostEnv::on_kernel_log(SimTime at, const std::string& text) { engine_.record_log(host_, at, text); }
 void HostEnv::on_ts_remembered(SimTime at, const FourTuple& closed, const model::TsMemory& m) {
@@ -748,18 +757,21 @@ void Engine::sample_queues() {
 SimResult Engine::run() {
   const SimTime end = scenario_->duration;
   Event e;
+  std::uint64_t popped = 0;
   while (queue_.pop_until(end.count(), e)) {
     now_ = SimTime{e.time_ns};
     ++result_.events;
+    ++popped;
     switch (e.kind) {
       case EventKind::Deliver: deliver(e); break;
       case EventKind::Timer:
         hosts_[e.target].stack->on_timer(model::TimerRef{static_cast<model::TimerKind>(e.sub), e.a, e.b}, now_);
         break;
       case EventKind::App: apps_[e.target]->on_event(e.sub, e.a, e.b); break;
+      case EventKind::Cancelled: break;  // never popped: the queue drops them
     }
     if (options_.queue_samples) sample_queues();
-    if ((result_.events & 0xfff) == 0) {
+    if ((popped & 0xfff) == 0) {
       std::size_t live = 0;
       for (auto& h : hosts_) live += h.stack->live_sockets();
       result_.peak_live_sockets = std::max(result_.peak_live_sockets, live);

@@ -58,5 +58,57 @@ TEST(EventQueue, LanesKeepTheGlobalTimeThenInsertionOrder) {
   }
 }
 
+// Cancelling lane events in place must leave every other event in its (time, insertion) place, and
+// a cancelled event must never come out. The simulator cancels timers this way.
+TEST(EventQueue, CancelledEventsNeverPopAndOthersKeepTheirOrder) {
+  Rng rng(11);
+  EventQueue q;
+  struct Pending {
+    std::int64_t t;
+    std::uint32_t id;
+    std::uint64_t handle;
+  };
+  std::vector<Pending> pending;
+  std::vector<std::pair<std::int64_t, std::uint32_t>> expected, popped;
+  std::vector<bool> cancelled;
+  SimTime now{};
+  const Duration fixed[] = {micros(360), seconds(1), seconds(60)};
+  std::uint32_t next_id = 0;
+  int lane_cancels = 0;
+  while (next_id < 50000 || !q.empty()) {
+    for (int n = static_cast<int>(rng.below(3)); n > 0 && next_id < 50000; --n) {
+      Duration d = rng.below(5) == 0 ? Duration{static_cast<std::int64_t>(rng.below(3'000'000'000ULL))}
+                                     : fixed[rng.below(3)];
+      std::uint32_t id = next_id++;
+      std::uint64_t h = q.push_after(now, d, EventKind::Timer, 0, 0, id, 0);
+      pending.push_back({(now + d).count(), id, h});
+      cancelled.push_back(false);
+    }
+    if (!pending.empty() && rng.below(3) == 0) {  // cancel one of the latest events (or a popped one)
+      const Pending& p = pending[pending.size() - 1 - rng.below(std::min<std::size_t>(pending.size(), 256))];
+      auto at = q.cancel(p.handle);
+      if (at) {
+        EXPECT_EQ(*at, p.t);
+        EXPECT_FALSE(cancelled[p.id]);
+        cancelled[p.id] = true;
+        ++lane_cancels;
+        EXPECT_FALSE(q.cancel(p.handle).has_value());  // only once
+      }
+    }
+    if (q.empty()) continue;
+    Event e = q.pop();
+    now = SimTime{e.time_ns};
+    ASSERT_NE(e.kind, EventKind::Cancelled);
+    ASSERT_FALSE(cancelled[e.a]) << e.a;
+    EXPECT_FALSE(q.cancel(pending[e.a].handle).has_value());  // popped: no longer cancellable
+    popped.push_back({e.time_ns, e.a});
+  }
+  for (const auto& p : pending)
+    if (!cancelled[p.id]) expected.push_back({p.t, p.id});
+  std::sort(expected.begin(), expected.end());
+  EXPECT_GT(lane_cancels, 300);
+  ASSERT_EQ(popped, expected);
+}
+
 }  // namespace
 }  // namespace synscope::sim
