@@ -7,7 +7,6 @@
 
 #include <csignal>
 #include <iostream>
-#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -30,7 +29,7 @@ struct TraceArgs {
   bool top = false;
   bool fallback = false;
   std::string duration;
-  live::trace::TcHook tc_hook = live::trace::TcHook::Auto;
+  std::string tc_hook = "auto";
 };
 
 std::int64_t monotonic_ns() {
@@ -50,7 +49,9 @@ int run_trace(const TraceArgs& a) {
   opt.iface = a.iface;
   opt.port = static_cast<std::uint16_t>(a.port);
   opt.mode = a.fallback ? live::trace::Mode::Sampling : live::trace::Mode::Bpf;
-  opt.tc_hook = a.tc_hook;
+  opt.tc_hook = a.tc_hook == "tcx"      ? live::trace::TcHook::Tcx
+                : a.tc_hook == "clsact" ? live::trace::TcHook::Clsact
+                                        : live::trace::TcHook::Auto;
   live::trace::SynTracer tracer(opt);
 
   // Installed before start(): a signal during the attach still ends in stop() (the destructor).
@@ -109,12 +110,11 @@ Command add_trace_command(CLI::App& app) {
   cmd->add_option("--duration", args->duration, "stop after this long (5s, 500ms, 2m); default: until Ctrl-C");
   cmd->add_flag("--fallback", args->fallback,
                 "no BPF: drops by cause from counter deltas and listeners from sock_diag (no per-SYN events)");
-  const std::map<std::string, live::trace::TcHook> hooks{
-      {"auto", live::trace::TcHook::Auto}, {"tcx", live::trace::TcHook::Tcx}, {"clsact", live::trace::TcHook::Clsact}};
   cmd->add_option("--tc-hook", args->tc_hook,
                   "how to hook the TC programs: tcx links (kernel 6.6+), a clsact qdisc, or auto (tcx when the "
                   "kernel has it)")
-      ->transform(CLI::CheckedTransformer(hooks, CLI::ignore_case));
+      ->check(CLI::IsMember({"auto", "tcx", "clsact"}))
+      ->capture_default_str();
   return {cmd, [args] { return run_trace(*args); }};
 }
 

@@ -382,6 +382,7 @@ TEST(TraceNetns, RefusesWhatCannotBeTraced) {
   expect_refusal("--netns " + ns.name() + " --iface nope0 --duration 1s", "--iface nope0: no such interface");
   expect_refusal("--duration soon", "duration 'soon'");
   expect_refusal("--port 70000 --duration 1s", "--port 70000");
+  expect_refusal("--tc-hook tc --duration 1s", "--tc-hook: tc not in {auto,tcx,clsact}");
   EXPECT_EQ(hook_state(ns.name(), "lo").find("clsact"), std::string::npos);
   EXPECT_EQ(hook_state(ns.name(), "lo").find("syn_"), std::string::npos);
 }
