@@ -121,6 +121,13 @@ int attach_tcx(Attachment& a, int ingress_fd, int egress_fd) {
   return 0;
 }
 
+// HookProbe::tc_hook over several interfaces: "tcx", "clsact", or "tcx+clsact" when an interface
+// refused a tcx link that others took.
+void note_hook(std::string& seen, const std::string& used) {
+  if (seen.empty()) seen = used;
+  else if (seen.find(used) == std::string::npos) seen = "tcx+clsact";
+}
+
 std::uint32_t netns_inode(const std::string& netns) {
   struct stat st{};
   const std::string path = netns.empty() ? "/proc/self/ns/net" : "/run/netns/" + netns;
@@ -305,7 +312,7 @@ void SynTracer::start() {
                                    bpf_program__fd(impl_->skel->progs.syn_egress));
         if (err == 0) {
           impl_->attachments.push_back(a);
-          probe_.tc_hook = "tcx";
+          note_hook(probe_.tc_hook, "tcx");
           probe_.interfaces.push_back(name);
           continue;
         }
@@ -316,7 +323,7 @@ void SynTracer::start() {
           break;
         }
       }
-      probe_.tc_hook = "clsact";
+      note_hook(probe_.tc_hook, "clsact");
       bpf_tc_hook hook{};
       hook.sz = sizeof hook;
       hook.ifindex = index;

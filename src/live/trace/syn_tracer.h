@@ -56,7 +56,8 @@ struct HookProbe {
   std::string fentry;        // "loads" or why not ("refused: Operation not permitted")
   std::string kprobe;        // "available" or why not
   std::string path;          // the path used: "tc+raw_tracepoint" or "sampling"
-  std::string tc_hook;       // how the TC programs are attached: "tcx" (links, 6.6+) or "clsact"
+  std::string tc_hook;       // how the TC programs are attached: "tcx" (links, 6.6+), "clsact", or
+                             // "tcx+clsact" when some interfaces refused tcx
   std::vector<std::string> interfaces;  // where TC programs are attached
 };
 
