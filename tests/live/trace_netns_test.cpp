@@ -80,16 +80,37 @@ std::string tcx_state(const std::string& ns, const std::string& dev) {
 // Everything a trace run could leave behind on `dev`: tc qdiscs and filters, and tcx programs.
 std::string hook_state(const std::string& ns, const std::string& dev) { return tc_state(ns, dev) + tcx_state(ns, dev); }
 
+// Both programs on tcx links and nothing added to tc, as `hook_state` shows it.
+void expect_programs_on_tcx(const std::string& state) {
+  EXPECT_NE(state.find("tcx ingress: syn_ingress\n"), std::string::npos) << state;
+  EXPECT_NE(state.find("tcx egress: syn_egress\n"), std::string::npos) << state;
+  EXPECT_EQ(state.find("clsact"), std::string::npos) << state;
+}
+
+// Both programs as filters of a clsact qdisc, as `hook_state` shows it on `ns`'s lo.
+void expect_programs_on_clsact(const std::string& ns, const std::string& state) {
+  EXPECT_NE(state.find("clsact"), std::string::npos) << state;
+  EXPECT_NE(state.find("syn_ingress"), std::string::npos) << state;
+  EXPECT_NE(state.find("syn_egress"), std::string::npos) << state;
+  EXPECT_EQ(tcx_state(ns, "lo").find("syn_"), std::string::npos) << "also on tcx";
+}
+
+live::trace::TraceOptions trace_options(const std::string& ns, live::trace::TcHook hook = live::trace::TcHook::Auto,
+                                        std::uint16_t port = 0) {
+  live::trace::TraceOptions opt;
+  opt.netns = ns;
+  opt.tc_hook = hook;
+  opt.port = port;
+  return opt;
+}
+
 TEST(TraceNetns, AcceptQueueOverflowOnLoopbackIsTracedWithItsNumbersAndCleanedUp_S6_1_S17) {
   SKIP_UNLESS_TRACE();
   TestNetns ns("tr-aq");
   const std::string before = hook_state(ns.name(), "lo");
   ASSERT_EQ(before.find("clsact"), std::string::npos) << before;
   ASSERT_EQ(before.find("syn_"), std::string::npos) << before;
-  live::trace::TraceOptions opt;
-  opt.netns = ns.name();
-  opt.port = 8080;
-  live::trace::SynTracer tracer(opt);
+  live::trace::SynTracer tracer(trace_options(ns.name(), live::trace::TcHook::Auto, 8080));
   tracer.start();
   EXPECT_EQ(tracer.probe().path, "tc+raw_tracepoint");
   ASSERT_EQ(tracer.probe().interfaces, std::vector<std::string>{"lo"});
@@ -97,15 +118,11 @@ TEST(TraceNetns, AcceptQueueOverflowOnLoopbackIsTracedWithItsNumbersAndCleanedUp
   // and no qdisc is added.
   const std::string attached = hook_state(ns.name(), "lo");
   if (tracer.probe().tc_hook == "tcx") {
-    EXPECT_NE(attached.find("tcx ingress: syn_ingress\n"), std::string::npos) << attached;
-    EXPECT_NE(attached.find("tcx egress: syn_egress\n"), std::string::npos) << attached;
-    EXPECT_EQ(attached.find("clsact"), std::string::npos) << attached;
+    expect_programs_on_tcx(attached);
   } else {
     EXPECT_EQ(tracer.probe().tc_hook, "clsact");
     EXPECT_EQ(tcx_state(ns.name(), "lo"), "") << "tcx exists, yet the tracer fell back to clsact";
-    EXPECT_NE(attached.find("clsact"), std::string::npos) << attached;
-    EXPECT_NE(attached.find("syn_ingress"), std::string::npos) << attached;
-    EXPECT_NE(attached.find("syn_egress"), std::string::npos) << attached;
+    expect_programs_on_clsact(ns.name(), attached);
   }
 
   std::vector<live::trace::TraceEvent> events;
@@ -155,17 +172,10 @@ TEST(TraceNetns, ClsactHookAddsItsQdiscAndRemovesItAgain) {
   TestNetns ns("tr-cl");
   const std::string before = hook_state(ns.name(), "lo");
   {
-    live::trace::TraceOptions opt;
-    opt.netns = ns.name();
-    opt.tc_hook = live::trace::TcHook::Clsact;
-    live::trace::SynTracer tracer(opt);
+    live::trace::SynTracer tracer(trace_options(ns.name(), live::trace::TcHook::Clsact));
     tracer.start();
     EXPECT_EQ(tracer.probe().tc_hook, "clsact");
-    const std::string attached = hook_state(ns.name(), "lo");
-    EXPECT_NE(attached.find("clsact"), std::string::npos) << attached;
-    EXPECT_NE(attached.find("syn_ingress"), std::string::npos) << attached;
-    EXPECT_NE(attached.find("syn_egress"), std::string::npos) << attached;
-    EXPECT_EQ(tcx_state(ns.name(), "lo").find("syn_"), std::string::npos);
+    expect_programs_on_clsact(ns.name(), hook_state(ns.name(), "lo"));
   }  // the destructor stops
   EXPECT_EQ(hook_state(ns.name(), "lo"), before);
 }
@@ -176,10 +186,7 @@ TEST(TraceNetns, ExistingClsactQdiscIsKeptOnlyOurFiltersGo) {
   must_run("ip netns exec " + ns.name() + " tc qdisc add dev lo clsact");
   const std::string before = hook_state(ns.name(), "lo");
   {
-    live::trace::TraceOptions opt;
-    opt.netns = ns.name();
-    opt.tc_hook = live::trace::TcHook::Clsact;
-    live::trace::SynTracer tracer(opt);
+    live::trace::SynTracer tracer(trace_options(ns.name(), live::trace::TcHook::Clsact));
     tracer.start();
     EXPECT_NE(tc_state(ns.name(), "lo").find("syn_ingress"), std::string::npos);
   }  // the destructor stops
@@ -196,14 +203,10 @@ TEST(TraceNetns, TcxHandsEveryPacketOnToClsactFilters) {
   TestNetns ns("tr-co");
   const std::string before = hook_state(ns.name(), "lo");
   {
-    live::trace::TraceOptions opt;
-    opt.netns = ns.name();
-    opt.port = 8083;
-    live::trace::SynTracer on_tcx(opt);
+    live::trace::SynTracer on_tcx(trace_options(ns.name(), live::trace::TcHook::Auto, 8083));
     on_tcx.start();
     if (on_tcx.probe().tc_hook != "tcx") GTEST_SKIP() << "kernel without tcx";
-    opt.tc_hook = live::trace::TcHook::Clsact;
-    live::trace::SynTracer on_clsact(opt);
+    live::trace::SynTracer on_clsact(trace_options(ns.name(), live::trace::TcHook::Clsact, 8083));
     on_clsact.start();
     Fds fds;
     listen_in(ns.name(), fds, "127.0.0.1", 8083, 4);
@@ -328,6 +331,10 @@ TEST(TraceNetns, JsonEventsAndSummary) {
   EXPECT_EQ(summary["type"], "summary");
   EXPECT_EQ(summary["schema"], "synscope.trace/1");
   EXPECT_EQ(summary["contradicted"], 0);
+  // The hook in use, the same in the start-up line and the summary.
+  const std::string hook = summary["tc_hook"];
+  EXPECT_TRUE(hook == "tcx" || hook == "clsact") << hook;
+  EXPECT_NE(trace.log().find("synscope trace: TC ingress/egress (" + hook + ") on lo"), std::string::npos) << trace.log();
   int dropped = 0;
   for (std::size_t i = 0; i + 1 < lines.size(); ++i) {
     EXPECT_EQ(lines[i]["type"], "event");

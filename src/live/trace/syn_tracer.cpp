@@ -104,6 +104,12 @@ struct Attachment {
 constexpr int kTcxIngress = 46;
 constexpr int kTcxEgress = 47;
 
+// Closing a tcx link's fd detaches its program.
+void close_tcx_links(Attachment& a) {
+  for (int& l : a.tcx_links)
+    if (l >= 0) ::close(std::exchange(l, -1));
+}
+
 // Attach both programs as tcx links: 0, or the negative errno (nothing left attached) when the
 // kernel has no tcx. tcx runs the programs without the cls_bpf/tcf_classify layers around them:
 // a measurable part of the per-packet cost on a SYN load (bench/trace_overhead.sh).
@@ -112,8 +118,7 @@ int attach_tcx(Attachment& a, int ingress_fd, int egress_fd) {
   for (std::size_t i = 0; i < hooks.size(); ++i) {
     int fd = bpf_link_create(hooks[i].first, a.ifindex, static_cast<bpf_attach_type>(hooks[i].second), nullptr);
     if (fd < 0) {
-      for (int& l : a.tcx_links)
-        if (l >= 0) ::close(std::exchange(l, -1));
+      close_tcx_links(a);
       return fd;
     }
     a.tcx_links[i] = fd;
@@ -121,11 +126,13 @@ int attach_tcx(Attachment& a, int ingress_fd, int egress_fd) {
   return 0;
 }
 
-// HookProbe::tc_hook over several interfaces: "tcx", "clsact", or "tcx+clsact" when an interface
-// refused a tcx link that others took.
-void note_hook(std::string& seen, const std::string& used) {
-  if (seen.empty()) seen = used;
-  else if (seen.find(used) == std::string::npos) seen = "tcx+clsact";
+// HookProbe::tc_hook: "tcx", "clsact", or "tcx+clsact" when an interface refused a tcx link that
+// others took.
+std::string hooks_in_use(const std::vector<Attachment>& attachments) {
+  const auto on_tcx = [](const Attachment& a) { return a.tcx_links[0] >= 0; };
+  const bool tcx = std::any_of(attachments.begin(), attachments.end(), on_tcx);
+  const bool clsact = !std::all_of(attachments.begin(), attachments.end(), on_tcx);
+  return tcx && clsact ? "tcx+clsact" : tcx ? "tcx" : clsact ? "clsact" : "";
 }
 
 std::uint32_t netns_inode(const std::string& netns) {
@@ -312,7 +319,6 @@ void SynTracer::start() {
                                    bpf_program__fd(impl_->skel->progs.syn_egress));
         if (err == 0) {
           impl_->attachments.push_back(a);
-          note_hook(probe_.tc_hook, "tcx");
           probe_.interfaces.push_back(name);
           continue;
         }
@@ -323,7 +329,6 @@ void SynTracer::start() {
           break;
         }
       }
-      note_hook(probe_.tc_hook, "clsact");
       bpf_tc_hook hook{};
       hook.sz = sizeof hook;
       hook.ifindex = index;
@@ -354,6 +359,7 @@ void SynTracer::start() {
       if (!attach_error.empty()) break;
       probe_.interfaces.push_back(name);
     }
+    probe_.tc_hook = hooks_in_use(impl_->attachments);
   });
   impl_->started = true;
   if (!attach_error.empty()) {
@@ -475,9 +481,7 @@ std::vector<TraceEvent> SynTracer::stop() {
     out = impl_->correlator->settle(monotonic_ns(), true);
     attach_owners(out, *impl_, options_.netns);
   }
-  for (auto& a : impl_->attachments)
-    for (int& l : a.tcx_links)
-      if (l >= 0) ::close(std::exchange(l, -1));  // detaches the tcx program
+  for (auto& a : impl_->attachments) close_tcx_links(a);
   // Remove our clsact filters (and the qdisc when we added it) from inside the namespace. A
   // namespace that is already gone took its interfaces, qdiscs and filters with it.
   if (!impl_->attachments.empty() && (options_.netns.empty() || netns_inode(options_.netns) != 0)) {
