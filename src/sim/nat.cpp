@@ -126,32 +126,38 @@ std::optional<Segment> NatTable::translate(const Segment& in, SimTime now) {
 }
 
 NatAction NatTable::process(const Segment& in, SimTime now, Segment& out) {
+  Segment seg = in;
+  const NatAction action = rewrite(seg, now);
+  if (action == NatAction::Forward) out = seg;
+  return action;
+}
+
+NatAction NatTable::rewrite(Segment& seg, SimTime now) {
   expire(now);
-  const std::uint32_t hit = map_.find(in.src, in.dst);
+  const std::uint32_t hit = map_.find(seg.src, seg.dst);
   if (hit != kNil) {
     const std::uint32_t idx = hit >> 1;
     const int dir = static_cast<int>(hit & 1);
     Entry& e = entries_[idx];
-    if (dir == 0 && in.is_syn() && (e.state == CtState::TimeWait || e.state == CtState::Close)) {
+    if (dir == 0 && seg.is_syn() && (e.state == CtState::TimeWait || e.state == CtState::Close)) {
       // Reopened connection: conntrack kills the old entry and treats the SYN as new, so the
       // rules (and port choice) are evaluated afresh.
       remove(idx);
       ++stats_.reopened;
-      return create(in, out);
+      return create(seg);
     }
-    step_state(e, in.flags, dir);
+    step_state(e, seg.flags, dir);
     touch(idx);
-    out = in;
     if (dir == 0) {
-      out.src = e.reply_dst;
-      out.dst = e.reply_src;
+      seg.src = e.reply_dst;
+      seg.dst = e.reply_src;
     } else {
-      out.src = e.orig_dst;
-      out.dst = e.orig_src;
+      seg.src = e.orig_dst;
+      seg.dst = e.orig_src;
     }
     return NatAction::Forward;
   }
-  return create(in, out);
+  return create(seg);
 }
 
 NatTable::Rewrite NatTable::apply_rules(const Segment& in) const {
@@ -176,7 +182,7 @@ NatTable::Rewrite NatTable::apply_rules(const Segment& in) const {
   return w;
 }
 
-NatAction NatTable::create(const Segment& in, Segment& out) {
+NatAction NatTable::create(Segment& in) {
   if (!in.is_syn()) return NatAction::NotNat;
 
   const Rewrite w = apply_rules(in);
@@ -221,9 +227,8 @@ NatAction NatTable::create(const Segment& in, Segment& out) {
   ++stats_.created;
   touch(idx);
 
-  out = in;
-  out.src = src;
-  out.dst = dst;
+  in.src = src;
+  in.dst = dst;
   return NatAction::Forward;
 }
 
@@ -316,10 +321,12 @@ void NatTable::touch(std::uint32_t idx) {
   e.list = s;
   e.prev = tail_[s];
   e.next = kNil;
-  if (tail_[s] != kNil)
+  if (tail_[s] != kNil) {
     entries_[tail_[s]].next = idx;
-  else
+  } else {
     head_[s] = idx;
+    next_expiry_ns_ = std::min(next_expiry_ns_, e.expires_ns);
+  }
   tail_[s] = idx;
 }
 
@@ -361,31 +368,37 @@ std::uint32_t NatTable::allocate() {
 
 void NatTable::expire(SimTime now) {
   now_ns_ = std::max(now_ns_, now.count());
+  if (now_ns_ < next_expiry_ns_) return;
+  std::int64_t next = INT64_MAX;
   for (std::size_t s = 0; s < kCtStateCount; ++s) {
+    if (head_[s] == kNil) continue;
     while (head_[s] != kNil && entries_[head_[s]].expires_ns <= now_ns_) {
       remove(head_[s]);
       ++stats_.expired;
       --ahead_lead_[s];
     }
+    if (head_[s] == kNil) continue;
+    next = std::min(next, entries_[head_[s]].expires_ns);
+    prefetch_next_expiries(s);
   }
-  prefetch_next_expiries();
+  next_expiry_ns_ = next;
 }
 
 // Entries expire from the head of their list long after they were last touched (120 s for
 // TIME_WAIT), so the entry, its successor (unlinking writes to it) and its two table slots are
 // cold: several cache misses per connection. Each list keeps a cursor that walks up to
-// kExpiryLookahead entries behind the head, one step per call, requesting those lines, so they are
-// cached by the time the entry expires. The cursor is only a hint: when it has fallen behind the
+// kExpiryLookahead entries behind the head, requesting those lines, so they are cached by the time
+// the entry expires. expire() steps it after each round of expiries (usually one entry), which
+// keeps it that many expiries ahead. The cursor is only a hint: when it has fallen behind the
 // head or its entry left the list it restarts at the head.
-void NatTable::prefetch_next_expiries() {
-  for (std::size_t s = 0; s < kCtStateCount; ++s) {
-    if (head_[s] == kNil) continue;
+void NatTable::prefetch_next_expiries(std::size_t s) {
+  for (int step = 0; step < 2; ++step) {  // at most two: the entry a step reads was requested by the step before
     std::uint32_t c = ahead_[s];
     if (c == kNil || ahead_lead_[s] <= 0 || entries_[c].list != s) {
       c = head_[s];
       ahead_lead_[s] = 0;
     } else if (ahead_lead_[s] >= kExpiryLookahead || entries_[c].next == kNil) {
-      continue;
+      return;
     } else {
       c = entries_[c].next;
     }

@@ -21,6 +21,7 @@
 // Not modelled: window/sequence tracking (out-of-window packets are translated, not marked
 // INVALID), loose pick-up of mid-stream connections, and the box's own connections (they are not
 // in the table, so SNAT could in theory pick a port one of them uses).
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -64,6 +65,10 @@ class NatTable {
 
   // Full result for the simulator: see NatAction. `out` is written only for Forward.
   NatAction process(const Segment& in, SimTime now, Segment& out);
+
+  // process() in place: on Forward `seg` is rewritten (addresses and ports only), otherwise it is
+  // left as it was. The simulator forwards a segment from the slot it arrived in, without copies.
+  NatAction rewrite(Segment& seg, SimTime now);
 
   // Convenience: the rewritten segment when forwarded, nullopt for NotNat and Drop.
   std::optional<Segment> translate(const Segment& in, SimTime now);
@@ -129,7 +134,9 @@ class NatTable {
       return (std::uint64_t{s.addr.value} << 32) | d.addr.value;
     }
     static std::uint32_t pack_ports(Endpoint s, Endpoint d) { return (std::uint32_t{s.port} << 16) | d.port; }
-    std::size_t home(std::uint64_t a, std::uint32_t p) const { return mix64(mix64(a) ^ p) & mask_; }
+    std::size_t home(std::uint64_t a, std::uint32_t p) const {
+      return mix64(a ^ (std::uint64_t{p} * 0x9e3779b97f4a7c15ULL)) & mask_;
+    }
     void grow();
     std::vector<Slot> slots_;
     std::size_t mask_ = 0;
@@ -142,8 +149,8 @@ class NatTable {
     bool dnat = false, snat = false;
   };
   Rewrite apply_rules(const Segment& in) const;
-  NatAction create(const Segment& in, Segment& out);
-  void prefetch_next_expiries();
+  NatAction create(Segment& seg);
+  void prefetch_next_expiries(std::size_t list);
   std::optional<std::uint16_t> choose_port(Endpoint server, Ipv4Addr nat_addr, std::uint16_t original_port);
   void step_state(Entry& e, std::uint8_t flags, int dir);
   void touch(std::uint32_t idx);
@@ -161,6 +168,10 @@ class NatTable {
   TupleMap map_;
   std::uint32_t head_[kCtStateCount];
   std::uint32_t tail_[kCtStateCount];
+  // A lower bound on every list head's expiry, so that expire() has nothing to do for most packets.
+  // Lists are sorted, so a head leaving its list only raises the true minimum: the bound is lowered
+  // when an entry becomes a head and made exact again whenever expire() walks the lists.
+  std::int64_t next_expiry_ns_ = INT64_MAX;
   // Per expiry list, an entry a few places behind the head whose cache lines (entry and both table
   // slots) were requested in advance, and how many places it is behind the head.
   static constexpr int kExpiryLookahead = 8;

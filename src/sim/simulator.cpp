@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <bit>
-#include <deque>
+#include <memory>
 #include <fmt/format.h>
 #include <unordered_map>
 
@@ -100,6 +100,30 @@ std::uint64_t timer_stream(model::TimerKind kind, Duration delay) {
   return static_cast<std::uint64_t>(delay.count());
 }
 
+// Segments in flight, by slot. Fixed-size chunks keep a slot in place while delivering it schedules
+// more segments (the receiver reads it by reference), and indexing is a shift and a mask.
+class SegmentPool {
+ public:
+  Segment& operator[](std::uint32_t i) { return chunks_[i >> kShift][i & (kChunk - 1)]; }
+  std::uint32_t acquire() {
+    if (!free_.empty()) {
+      const std::uint32_t i = free_.back();
+      free_.pop_back();
+      return i;
+    }
+    if (size_ == chunks_.size() * kChunk) chunks_.push_back(std::make_unique<Segment[]>(kChunk));
+    return size_++;
+  }
+  void release(std::uint32_t i) { free_.push_back(i); }
+
+ private:
+  static constexpr unsigned kShift = 6;
+  static constexpr std::uint32_t kChunk = 1u << kShift;
+  std::vector<std::unique_ptr<Segment[]>> chunks_;
+  std::vector<std::uint32_t> free_;
+  std::uint32_t size_ = 0;
+};
+
 std::uint64_t wire_key(Endpoint src, Endpoint dst) {
   return mix64(endpoint_key(src) * 0x9e3779b97f4a7c15ULL ^ endpoint_key(dst));
 }
@@ -154,8 +178,12 @@ class Engine {
 
  private:
   void deliver(const Event& e);
+  // Counts, captures and attempt bookkeeping for a segment `host` sends.
+  void note_sent(int host, const Segment& seg);
   // Queues `seg` for the host owning its destination address (from = sending host, -1 outside).
   void route(const Segment& seg, int from);
+  // route() for a segment already in a pool slot; false (slot untouched) when nobody owns the address.
+  bool send_slot(std::uint32_t slot, int from);
   void build_hosts();
   void build_apps();
   Duration latency(int from, int to) const;
@@ -177,8 +205,7 @@ class Engine {
   }
   std::vector<Duration> latency_;  // hosts × hosts, one-way
   std::vector<std::unique_ptr<App>> apps_;
-  std::deque<Segment> pool_;  // a deque keeps slots in place while delivery schedules more segments
-  std::vector<std::uint32_t> free_slots_;
+  SegmentPool pool_;
   std::unordered_map<std::uint64_t, int> attempt_by_wire_;
   std::vector<std::uint64_t> attempt_nat_key_;  // wire key of the translated SYN, 0 if none
   SimResult result_;
@@ -599,6 +626,11 @@ Duration Engine::latency(int from, int to) const {
 }
 
 void Engine::transmit_from(int host, const Segment& seg) {
+  note_sent(host, seg);
+  route(seg, host);
+}
+
+void Engine::note_sent(int host, const Segment& seg) {
   ++result_.segments_sent;
   SimHost& h = hosts_[static_cast<std::size_t>(host)];
   if (h.capture >= 0) result_.captures[static_cast<std::size_t>(h.capture)].segments.push_back({now_, seg});
@@ -609,7 +641,6 @@ void Engine::transmit_from(int host, const Segment& seg) {
       if (at.host == host) ++at.syns_sent;
     }
   }
-  route(seg, host);
 }
 
 void Engine::deliver_from_outside(const Segment& seg) {
@@ -618,19 +649,17 @@ void Engine::deliver_from_outside(const Segment& seg) {
 }
 
 void Engine::route(const Segment& seg, int from) {
+  const std::uint32_t slot = pool_.acquire();
+  pool_[slot] = seg;
+  if (!send_slot(slot, from)) pool_.release(slot);
+}
+
+bool Engine::send_slot(std::uint32_t slot, int from) {
+  const Segment& seg = pool_[slot];
   int dest = host_of(seg.dst.addr);
   if (dest < 0) {
     ++result_.segments_blackholed;
-    return;
-  }
-  std::uint32_t slot;
-  if (!free_slots_.empty()) {
-    slot = free_slots_.back();
-    free_slots_.pop_back();
-    pool_[slot] = seg;
-  } else {
-    slot = static_cast<std::uint32_t>(pool_.size());
-    pool_.push_back(seg);
+    return false;
   }
   // The receiver's table lookups are cache misses for a new connection; start them now, while the
   // rest of this event runs, rather than when the segment is delivered.
@@ -641,42 +670,43 @@ void Engine::route(const Segment& seg, int from) {
     to.stack->prefetch(seg);
   Duration lat = from < 0 ? scenario_->default_latency : latency(from, dest);
   queue_.push_after(now_, lat, EventKind::Deliver, 0, static_cast<std::uint32_t>(dest), slot, 0);
+  return true;
 }
 
 void Engine::deliver(const Event& e) {
   ++result_.segments_delivered;
-  const Segment& seg = pool_[e.a];
-  struct FreeSlot {  // the slot is reused only after this delivery is done with it
-    std::vector<std::uint32_t>& list;
-    std::uint32_t slot;
-    ~FreeSlot() { list.push_back(slot); }
-  } release{free_slots_, e.a};
+  // The slot is released only once this delivery is done with it; a NAT box forwards the segment
+  // from the same slot, rewritten in place.
+  const std::uint32_t slot = e.a;
+  Segment& seg = pool_[slot];
   int hi = static_cast<int>(e.target);
   SimHost& h = hosts_[e.target];
   if (h.capture >= 0) result_.captures[static_cast<std::size_t>(h.capture)].segments.push_back({now_, seg});
   if (h.nat) {
-    Segment out;
-    switch (h.nat->process(seg, now_, out)) {
-      case NatAction::Drop: return;
+    const bool track_syn = options_.track_attempts && seg.is_syn();
+    const std::uint64_t in_key = track_syn ? wire_key(seg.src, seg.dst) : 0;
+    switch (h.nat->rewrite(seg, now_)) {
+      case NatAction::Drop: pool_.release(slot); return;
       case NatAction::Forward:
-        if (options_.track_attempts && seg.is_syn()) {
-          auto it = attempt_by_wire_.find(wire_key(seg.src, seg.dst));
+        if (track_syn) {
+          auto it = attempt_by_wire_.find(in_key);
           if (it != attempt_by_wire_.end()) {
-            result_.attempts[static_cast<std::size_t>(it->second)].seen_as = out.src;
-            attempt_nat_key_[static_cast<std::size_t>(it->second)] = wire_key(out.src, out.dst);
-            attempt_by_wire_[wire_key(out.src, out.dst)] = it->second;
+            result_.attempts[static_cast<std::size_t>(it->second)].seen_as = seg.src;
+            attempt_nat_key_[static_cast<std::size_t>(it->second)] = wire_key(seg.src, seg.dst);
+            attempt_by_wire_[wire_key(seg.src, seg.dst)] = it->second;
           }
         }
-        if (out.dst.addr == h.addr) {
-          h.stack->receive(out, now_);
-        } else {
-          transmit_from(hi, out);
+        if (seg.dst.addr != h.addr) {
+          note_sent(hi, seg);
+          if (!send_slot(slot, hi)) pool_.release(slot);
+          return;
         }
-        return;
+        break;  // DNATed to the box itself
       case NatAction::NotNat: break;
     }
   }
   if (seg.dst.addr == h.addr) h.stack->receive(seg, now_);
+  pool_.release(slot);
 }
 
 void Engine::record_decision(int host, const model::Decision& d) {
