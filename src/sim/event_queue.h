@@ -4,8 +4,9 @@
 // and keep events at 32 bytes for the millions-of-segments benchmark.
 #include <array>
 #include <climits>
-#include <optional>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -38,6 +39,25 @@ static_assert(sizeof(Event) == 32);
 // (time, seq) among the heap top and the lane fronts, so the global order — and therefore the
 // simulator's output — is exactly the same as with one heap, at a fraction of the sift cost.
 class EventQueue {
+  // (time, seq) as one unsigned 128-bit number, compared in one go: the time's sign bit is flipped
+  // so that unsigned order is signed time order. kNoKey sorts after every event (empty lane).
+  __extension__ typedef unsigned __int128 Key;
+  static constexpr Key kNoKey = ~Key{0};
+  static Key key(const Event& e) {
+    return (Key{static_cast<std::uint64_t>(e.time_ns) ^ (std::uint64_t{1} << 63)} << 64) | e.seq;
+  }
+  static std::int64_t time_of(Key k) {
+    return static_cast<std::int64_t>(static_cast<std::uint64_t>(k >> 64) ^ (std::uint64_t{1} << 63));
+  }
+  struct Candidate {  // a stream seen in the heap, and how often
+    std::uint64_t stream = ~std::uint64_t{0};
+    std::uint32_t count = 0;
+  };
+  struct LaneCacheSlot {  // stream → lane, direct-mapped
+    std::uint64_t stream = ~std::uint64_t{0};
+    int lane = -1;
+  };
+
  public:
   static constexpr std::size_t kMaxLanes = 8;
 
@@ -67,7 +87,7 @@ class EventQueue {
         Event& e = lane.append();
         fill(e, at.count(), kind, sub, target, a, b);
         ++lane_events_;
-        if (was_empty) front_[static_cast<std::size_t>(li)] = Key{e.time_ns, e.seq};
+        if (was_empty) set_front(static_cast<std::size_t>(li), key(e));
         return (static_cast<std::uint64_t>(li + 1) << kLaneShift) | pos;
       }
     }
@@ -96,9 +116,9 @@ class EventQueue {
   std::int64_t next_time() const { return peek(next_source()).time_ns; }
   // Pops the next event if it is due at or before `end_ns`.
   bool pop_until(std::int64_t end_ns, Event& out) {
-    if (empty()) return false;
-    int src = next_source();
-    if (peek(src).time_ns > end_ns) return false;
+    Key best;
+    const int src = next_source(best);
+    if (best == kNoKey || time_of(best) > end_ns) return false;  // empty, or nothing due yet
     out = pop_from(src);
     return true;
   }
@@ -127,12 +147,7 @@ class EventQueue {
       lane.take();
       --lane_events_;
     }
-    if (lane.empty()) {
-      front_[li] = Key{};
-    } else {
-      const Event& f = lane.front();
-      front_[li] = Key{f.time_ns, f.seq};
-    }
+    set_front(li, lane.empty() ? kNoKey : key(lane.front()));
   }
 
   // Written field by field into its final place: building an Event on the stack and copying it
@@ -153,57 +168,102 @@ class EventQueue {
   // a vector needs to drop its consumed front, which mattered for the 60 s TIME_WAIT lane.
   struct Lane {
     std::uint64_t stream = 0;
-    std::vector<Event> ring;
-    std::uint64_t head = 0, tail = 0;  // ever-growing positions (handles name them); slot = position & (size - 1)
+    std::unique_ptr<Event[]> ring;
+    std::uint64_t mask = 0;            // capacity - 1 (capacity 0 before the first append)
+    std::uint64_t head = 0, tail = 0;  // ever-growing positions (handles name them); slot = position & mask
 
     bool empty() const { return head == tail; }
-    Event& at(std::uint64_t pos) { return ring[pos & (ring.size() - 1)]; }
-    std::int64_t back_time() const { return ring[(tail - 1) & (ring.size() - 1)].time_ns; }
-    const Event& front() const { return ring[head & (ring.size() - 1)]; }
-    Event take() { return ring[head++ & (ring.size() - 1)]; }
+    Event& at(std::uint64_t pos) { return ring[pos & mask]; }
+    std::int64_t back_time() const { return ring[(tail - 1) & mask].time_ns; }
+    const Event& front() const { return ring[head & mask]; }
+    Event take() { return ring[head++ & mask]; }
     Event& append() {
-      if (tail - head == ring.size()) grow();
-      return ring[tail++ & (ring.size() - 1)];
+      if (ring == nullptr || tail - head == mask + 1) grow();
+      return ring[tail++ & mask];
     }
     void grow() {
       // Positions stay as they are (handles refer to them); only their slots move.
-      std::vector<Event> bigger(ring.empty() ? 64 : ring.size() * 2);
-      for (std::uint64_t i = head; i != tail; ++i) bigger[i & (bigger.size() - 1)] = ring[i & (ring.size() - 1)];
-      ring.swap(bigger);
+      const std::uint64_t capacity = ring == nullptr ? 64 : 2 * (mask + 1);
+      auto bigger = std::make_unique<Event[]>(capacity);
+      for (std::uint64_t i = head; i != tail; ++i) bigger[i & (capacity - 1)] = ring[i & mask];
+      ring = std::move(bigger);
+      mask = capacity - 1;
     }
   };
+  static constexpr std::array<Key, kMaxLanes> filled_keys() {
+    std::array<Key, kMaxLanes> keys{};
+    keys.fill(kNoKey);
+    return keys;
+  }
+  static constexpr std::array<std::uint8_t, 2 * kMaxLanes> initial_winners() {
+    // Every lane is empty, so any lane of a node's own subtree wins it: take the leftmost. (A lane
+    // from outside the subtree would go stale once its own front changed.)
+    std::array<std::uint8_t, 2 * kMaxLanes> w{};
+    for (std::size_t n = 1; n < 2 * kMaxLanes; ++n) {
+      std::size_t leaf = n;
+      while (leaf < kMaxLanes) leaf *= 2;
+      w[n] = static_cast<std::uint8_t>(leaf - kMaxLanes);
+    }
+    return w;
+  }
   static bool less(const Event& x, const Event& y) {
     return x.time_ns < y.time_ns || (x.time_ns == y.time_ns && x.seq < y.seq);
   }
+  // The stream's lane, or -1 (heap). A direct-mapped cache (Fibonacci hashing: the top bits of one
+  // multiplication) answers for the streams that have lanes.
   int lane_for(std::uint64_t stream) {
-    // Only a stream that keeps recurring earns a lane: one-off delays (start times, quantised
-    // timers) would otherwise take the few lanes there are. The slot also caches the lane index.
-    Candidate& c = candidates_[static_cast<std::size_t>(mix64(stream) & (candidates_.size() - 1))];
-    if (c.stream == stream && c.lane >= 0) return c.lane;
-    for (std::size_t i = 0; i < lanes_.size(); ++i)
-      if (lanes_[i].stream == stream) return c = Candidate{stream, 0, static_cast<int>(i)}, static_cast<int>(i);
-    if (lanes_.size() == kMaxLanes) return -1;
-    if (c.stream != stream) {
-      c = Candidate{stream, 1, -1};
-      return -1;
-    }
-    if (++c.count < kPromoteAfter) return -1;
-    lanes_.push_back(Lane{stream, {}, 0, 0});
-    c.lane = static_cast<int>(lanes_.size() - 1);
-    return c.lane;
+    LaneCacheSlot& c = lane_cache_[static_cast<std::size_t>((stream * 0x9e3779b97f4a7c15ULL) >> kLaneCacheShift)];
+    if (c.stream == stream) return c.lane;
+    for (std::size_t i = 0; i < lane_count_; ++i)
+      if (lanes_[i].stream == stream) return c = LaneCacheSlot{stream, static_cast<int>(i)}, static_cast<int>(i);
+    return promote(stream);
   }
-  // -1 = heap, else lane index; the queue must not be empty.
-  int next_source() const {
-    int best = -1;
-    Key best_key = heap_.empty() ? Key{} : Key{heap_.front().time_ns, heap_.front().seq};
-    for (std::size_t i = 0; i < lanes_.size(); ++i) {
-      const Key& k = front_[i];
-      if (k.time_ns < best_key.time_ns || (k.time_ns == best_key.time_ns && k.seq < best_key.seq)) {
-        best = static_cast<int>(i);
-        best_key = k;
+  // Only a stream that keeps recurring earns a lane: one-off delays (start times, quantised timers)
+  // would otherwise take the few lanes there are. Heap streams are counted in a small table that
+  // evicts its least counted entry, so one-off streams cannot keep a recurring one from its lane
+  // (a direct-mapped table could: two streams alternating in one slot both restarted from zero).
+  int promote(std::uint64_t stream) {
+    if (lane_count_ == kMaxLanes) return -1;
+    Candidate* slot = &candidates_[0];
+    for (Candidate& c : candidates_) {
+      if (c.stream == stream) {
+        slot = &c;
+        break;
+      }
+      if (c.count < slot->count) slot = &c;
+    }
+    if (slot->stream != stream) *slot = Candidate{stream, 0};
+    if (++slot->count < kPromoteAfter) return -1;
+    *slot = Candidate{};
+    lanes_[lane_count_].stream = stream;
+    return static_cast<int>(lane_count_++);
+  }
+  // Sets a lane's front key and replays its matches in the tournament tree over the lanes
+  // (winner_[1] is the lane with the least front; leaves are winner_[kMaxLanes + lane] = lane), so
+  // finding the next source costs one comparison with the heap instead of a scan of every lane.
+  void set_front(std::size_t lane, Key k) {
+    front_[lane] = k;
+    for (std::size_t n = (kMaxLanes + lane) / 2; n > 0; n /= 2) {
+      const std::uint8_t a = winner_[2 * n], b = winner_[2 * n + 1];
+      winner_[n] = front_[b] < front_[a] ? b : a;
+    }
+  }
+  // -1 = heap, else lane index, with its front's key in `best` (kNoKey when the queue is empty).
+  int next_source(Key& best) const {
+    const std::uint8_t lane = winner_[1];
+    best = front_[lane];
+    if (!heap_.empty()) {
+      const Key h = key(heap_.front());
+      if (h < best) {
+        best = h;
+        return -1;
       }
     }
-    return best;
+    return lane;
+  }
+  int next_source() const {
+    Key best;
+    return next_source(best);
   }
   const Event& peek(int src) const {
     if (src < 0) return heap_.front();
@@ -239,18 +299,13 @@ class EventQueue {
   std::vector<Event> heap_;
   static constexpr std::uint32_t kPromoteAfter = 32;
   static constexpr int kLaneShift = 56;  // handle = (lane + 1) << 56 | position in the lane
-  struct Key {  // (time, seq) of a lane's front; the default sorts after everything (empty lane)
-    std::int64_t time_ns = INT64_MAX;
-    std::uint64_t seq = UINT64_MAX;
-  };
-  struct Candidate {
-    std::uint64_t stream = ~std::uint64_t{0};
-    std::uint32_t count = 0;
-    int lane = -1;
-  };
-  std::vector<Lane> lanes_;
-  std::array<Key, kMaxLanes> front_{};
-  std::array<Candidate, 64> candidates_{};
+  static constexpr int kLaneCacheShift = 58;  // 64 cache slots
+  std::array<Lane, kMaxLanes> lanes_;
+  std::size_t lane_count_ = 0;
+  std::array<Key, kMaxLanes> front_ = filled_keys();
+  std::array<std::uint8_t, 2 * kMaxLanes> winner_ = initial_winners();
+  std::array<LaneCacheSlot, std::size_t{1} << (64 - kLaneCacheShift)> lane_cache_{};
+  std::array<Candidate, 16> candidates_{};
   std::size_t lane_events_ = 0;
   std::uint64_t next_seq_ = 0;
 };

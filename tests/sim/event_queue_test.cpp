@@ -110,5 +110,54 @@ TEST(EventQueue, CancelledEventsNeverPopAndOthersKeepTheirOrder) {
   ASSERT_EQ(popped, expected);
 }
 
+// More recurring delays than there are lanes: every lane is used (the lanes' tournament tree is
+// exercised on all its branches), the rest share the heap, and fronts change by pops and by
+// cancellations. The order must still be exactly (time, insertion).
+TEST(EventQueue, EveryLaneAndTheHeapTogetherKeepTheOrder) {
+  Rng rng(23);
+  EventQueue q;
+  std::vector<Duration> fixed;
+  for (int i = 0; i < 12; ++i) fixed.push_back(micros(100 + 700 * i));
+  struct Pending {
+    std::int64_t t;
+    std::uint64_t handle;
+  };
+  std::vector<Pending> pending;
+  std::vector<bool> cancelled;
+  std::vector<std::pair<std::int64_t, std::uint32_t>> expected, popped;
+  SimTime now{};
+  int cancels = 0;
+  while (pending.size() < 100000 || !q.empty()) {
+    for (int n = static_cast<int>(rng.below(3)); n > 0 && pending.size() < 100000; --n) {
+      const Duration d = rng.below(8) == 0 ? Duration{static_cast<std::int64_t>(rng.below(20'000'000))}
+                                           : fixed[rng.below(fixed.size())];
+      const auto id = static_cast<std::uint32_t>(pending.size());
+      pending.push_back({(now + d).count(), q.push_after(now, d, EventKind::Timer, 0, 0, id, 0)});
+      cancelled.push_back(false);
+    }
+    if (!pending.empty() && rng.below(4) == 0) {
+      const auto id = static_cast<std::uint32_t>(pending.size() - 1 - rng.below(std::min<std::size_t>(pending.size(), 64)));
+      if (q.cancel(pending[id].handle)) {
+        cancelled[id] = true;
+        ++cancels;
+      }
+    }
+    Event e;
+    if (!q.pop_until(now.count() + 1'000'000, e)) {  // nothing within 1 ms: jump to the next event
+      if (q.empty()) continue;
+      e = q.pop();
+    }
+    ASSERT_GE(e.time_ns, now.count());
+    now = SimTime{e.time_ns};
+    ASSERT_FALSE(cancelled[e.a]) << e.a;
+    popped.push_back({e.time_ns, e.a});
+  }
+  for (std::uint32_t id = 0; id < pending.size(); ++id)
+    if (!cancelled[id]) expected.push_back({pending[id].t, id});
+  std::sort(expected.begin(), expected.end());
+  EXPECT_GT(cancels, 1000);
+  ASSERT_EQ(popped, expected);
+}
+
 }  // namespace
 }  // namespace synscope::sim
