@@ -76,10 +76,12 @@ class EventQueue {
   //
   // Returns a handle for cancel(): non-zero when the event went to a lane, where it can be
   // cancelled in place; 0 for a heap event (its owner must recognise it as stale when it fires).
-  std::uint64_t push_stream(SimTime at, std::uint64_t stream, EventKind kind, std::uint8_t sub,
-                            std::uint32_t target, std::uint32_t a, std::uint32_t b) {
+  // Inlined into its few callers (a push per segment and per timer); the rare paths are not.
+  [[gnu::always_inline]] std::uint64_t push_stream(SimTime at, std::uint64_t stream, EventKind kind,
+                                                   std::uint8_t sub, std::uint32_t target, std::uint32_t a,
+                                                   std::uint32_t b) {
     int li = lane_for(stream);
-    if (li >= 0) {
+    if (li >= 0) [[likely]] {
       Lane& lane = lanes_[static_cast<std::size_t>(li)];
       if (lane.empty() || lane.back_time() <= at.count()) {
         const bool was_empty = lane.empty();
@@ -123,10 +125,20 @@ class EventQueue {
     return true;
   }
   Event pop() { return pop_from(next_source()); }
+  // The event `k` places behind the front of the lane the last pop came from, or nullptr (heap, or
+  // no such event; it may be a cancelled one). Events of a lane leave in order, so this is what that
+  // stream will deliver next: a caller can start loading what those events will touch.
+  const Event* upcoming(std::size_t k) const {
+    if (last_source_ < 0) return nullptr;
+    const Lane& lane = lanes_[static_cast<std::size_t>(last_source_)];
+    if (lane.tail - lane.head <= k) return nullptr;
+    return &lane.ring[(lane.head + k) & lane.mask];
+  }
   void reserve(std::size_t n) { heap_.reserve(n); }
 
  private:
   Event pop_from(int src) {
+    last_source_ = src;
     if (src < 0) {
       Event e = heap_.front();
       heap_.front() = heap_.back();
@@ -181,7 +193,7 @@ class EventQueue {
       if (ring == nullptr || tail - head == mask + 1) grow();
       return ring[tail++ & mask];
     }
-    void grow() {
+    [[gnu::noinline]] void grow() {
       // Positions stay as they are (handles refer to them); only their slots move.
       const std::uint64_t capacity = ring == nullptr ? 64 : 2 * (mask + 1);
       auto bigger = std::make_unique<Event[]>(capacity);
@@ -213,7 +225,10 @@ class EventQueue {
   // multiplication) answers for the streams that have lanes.
   int lane_for(std::uint64_t stream) {
     LaneCacheSlot& c = lane_cache_[static_cast<std::size_t>((stream * 0x9e3779b97f4a7c15ULL) >> kLaneCacheShift)];
-    if (c.stream == stream) return c.lane;
+    if (c.stream == stream) [[likely]] return c.lane;
+    return lane_for_slow(stream, c);
+  }
+  [[gnu::noinline]] int lane_for_slow(std::uint64_t stream, LaneCacheSlot& c) {
     for (std::size_t i = 0; i < lane_count_; ++i)
       if (lanes_[i].stream == stream) return c = LaneCacheSlot{stream, static_cast<int>(i)}, static_cast<int>(i);
     return promote(stream);
@@ -269,7 +284,7 @@ class EventQueue {
     if (src < 0) return heap_.front();
     return lanes_[static_cast<std::size_t>(src)].front();
   }
-  void heap_push(const Event& e) {
+  [[gnu::noinline]] void heap_push(const Event& e) {
     heap_.push_back(e);
     sift_up(heap_.size() - 1);
   }
@@ -307,6 +322,7 @@ class EventQueue {
   std::array<LaneCacheSlot, std::size_t{1} << (64 - kLaneCacheShift)> lane_cache_{};
   std::array<Candidate, 16> candidates_{};
   std::size_t lane_events_ = 0;
+  int last_source_ = -1;
   std::uint64_t next_seq_ = 0;
 };
 

@@ -117,6 +117,10 @@ void NatTable::prefetch(const Segment& in) const {
   if (!in.is_syn()) return;
   const Rewrite r = apply_rules(in);
   if (r.dnat || r.snat) map_.prefetch(r.dst, r.src);
+  if (r.snat) {  // if the source port is taken, choose_port probes the port after the last one it chose
+    const auto [min, range] = port_range(r.src.port);
+    map_.prefetch(r.dst, Endpoint{r.src.addr, static_cast<std::uint16_t>(min + (rover_ + 1) % range)});
+  }
 }
 
 std::optional<Segment> NatTable::translate(const Segment& in, SimTime now) {
@@ -237,16 +241,15 @@ NatAction NatTable::create(Segment& in) {
 // remembering the last success (as 3.10's tcp_port_rover did, which is deterministic), later rounds
 // halve the count and start at scattered offsets, as newer kernels do to bound the work when the
 // port space is nearly full. Returns nullopt when nothing free was found.
+std::pair<std::uint32_t, std::uint32_t> NatTable::port_range(std::uint16_t original_port) {
+  if (original_port < 512) return {1, 511};
+  if (original_port < 1024) return {600, 1023 - 600 + 1};
+  return {1024, 65535 - 1024 + 1};
+}
+
 std::optional<std::uint16_t> NatTable::choose_port(Endpoint server, Ipv4Addr nat_addr,
                                                    std::uint16_t original_port) {
-  std::uint32_t min = 1024, range = 65535 - 1024 + 1;
-  if (original_port < 512) {
-    min = 1;
-    range = 511;
-  } else if (original_port < 1024) {
-    min = 600;
-    range = 1023 - 600 + 1;
-  }
+  const auto [min, range] = port_range(original_port);
   std::uint32_t attempts = std::min<std::uint32_t>(range, 128);
   std::uint32_t off = rover_;
   bool first_round = true;

@@ -25,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "core/ipv4.h"
@@ -152,6 +153,8 @@ class NatTable {
   NatAction create(Segment& seg);
   void prefetch_next_expiries(std::size_t list);
   std::optional<std::uint16_t> choose_port(Endpoint server, Ipv4Addr nat_addr, std::uint16_t original_port);
+  // The SNAT port search's range for a source port: (first port, number of ports).
+  static std::pair<std::uint32_t, std::uint32_t> port_range(std::uint16_t original_port);
   void step_state(Entry& e, std::uint8_t flags, int dir);
   void touch(std::uint32_t idx);
   void unlink(std::uint32_t idx);

@@ -178,6 +178,7 @@ class Engine {
 
  private:
   void deliver(const Event& e);
+  void prefetch_next_timers();
   // Counts, captures and attempt bookkeeping for a segment `host` sends.
   void note_sent(int host, const Segment& seg);
   // Queues `seg` for the host owning its destination address (from = sending host, -1 outside).
@@ -194,11 +195,16 @@ class Engine {
   EventQueue queue_;
   SimTime now_{};
   std::vector<SimHost> hosts_;
-  // Address → host index, open addressing (looked up for every segment; hosts are few).
+  // Address → host index, open addressing (looked up for every segment; hosts are few). The home
+  // slot is the top bits of one multiplication (Fibonacci hashing).
   std::vector<std::pair<std::uint32_t, int>> addr_slots_;
+  int addr_shift_ = 64;
+  std::size_t addr_home(Ipv4Addr a) const {
+    return static_cast<std::size_t>((std::uint64_t{a.value} * 0x9e3779b97f4a7c15ULL) >> addr_shift_);
+  }
   int host_of(Ipv4Addr a) const {
     std::size_t mask = addr_slots_.size() - 1;
-    for (std::size_t i = mix64(a.value) & mask;; i = (i + 1) & mask) {
+    for (std::size_t i = addr_home(a);; i = (i + 1) & mask) {
       if (addr_slots_[i].second < 0) return -1;
       if (addr_slots_[i].first == a.value) return addr_slots_[i].second;
     }
@@ -292,7 +298,7 @@ class ClientApp final : public App {
         std::uint32_t cookie = static_cast<std::uint32_t>(next_cookie_++);
         ConnId c = st.connect(spec_.connect_to, e_.now(), make_tag(self_, cookie), spec_.sport, spec_.syn_retries);
         int id = e_.new_attempt(spec_.name.empty() ? spec_.host : spec_.name, host_, c, spec_.connect_to);
-        attempt_of_.emplace(cookie, id);
+        if (id >= 0) attempt_of_.emplace(cookie, id);  // -1: attempts are not tracked
         break;
       }
       case kClose: {
@@ -571,9 +577,10 @@ void Engine::build_hosts() {
     result_.hosts[i].sysctls = sys;
   }
   addr_slots_.assign(std::bit_ceil(sc.hosts.size() * 4 + 4), {0, -1});
+  addr_shift_ = 64 - std::countr_zero(addr_slots_.size());
   for (std::size_t i = 0; i < sc.hosts.size(); ++i) {
     std::size_t mask = addr_slots_.size() - 1;
-    std::size_t k = mix64(sc.hosts[i].addr.value) & mask;
+    std::size_t k = addr_home(sc.hosts[i].addr);
     while (addr_slots_[k].second >= 0) k = (k + 1) & mask;
     addr_slots_[k] = {sc.hosts[i].addr.value, static_cast<int>(i)};
   }
@@ -709,6 +716,18 @@ void Engine::deliver(const Event& e) {
   pool_.release(slot);
 }
 
+// The timers of one lane fire in order, typically a connection's worth of work apart (TIME_WAIT
+// timers at the connection rate): warm the sockets of the next two now. The nearer one's table slot
+// too; its socket was requested when the previous timer fired.
+void Engine::prefetch_next_timers() {
+  for (std::size_t k = 0; k < 2; ++k) {
+    const Event* next = queue_.upcoming(k);
+    if (next == nullptr || next->kind != EventKind::Timer) return;
+    hosts_[next->target].stack->prefetch_timer(
+        model::TimerRef{static_cast<model::TimerKind>(next->sub), next->a, next->b}, k == 0);
+  }
+}
+
 void Engine::record_decision(int host, const model::Decision& d) {
   int attempt = -1;
   if (options_.track_attempts) {
@@ -795,6 +814,7 @@ SimResult Engine::run() {
     switch (e.kind) {
       case EventKind::Deliver: deliver(e); break;
       case EventKind::Timer:
+        prefetch_next_timers();
         hosts_[e.target].stack->on_timer(model::TimerRef{static_cast<model::TimerKind>(e.sub), e.a, e.b}, now_);
         break;
       case EventKind::App: apps_[e.target]->on_event(e.sub, e.a, e.b); break;
