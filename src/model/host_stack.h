@@ -167,17 +167,6 @@ class HostStack {
   void on_timer(TimerRef ref, SimTime now);
   // A hint that `seg` will arrive soon: starts loading the socket-table slot receive() will probe.
   void prefetch(const Segment& seg) const { ehash_.prefetch(FourTuple{seg.dst, seg.src}); }
-  // A hint that timer `ref` will fire soon. A TIME_WAIT timer fires 60 s after it was armed, when
-  // its bucket and socket-table slot are long out of the cache: starts loading the bucket, or with
-  // `slot` (the bucket having been requested by an earlier call) the table slot it will erase.
-  void prefetch_timer(TimerRef ref, bool slot) const {
-    if (ref.kind != TimerKind::TimeWait || ref.index >= tws_.size()) return;
-    const TimeWait& tw = tws_[ref.index];
-    if (slot)
-      ehash_.prefetch(tw.tuple);
-    else
-      __builtin_prefetch(&tw);
-  }
 
   // Socket calls.
   ListenerId listen(std::uint16_t port, int backlog, std::uint64_t tag, SimTime now);

@@ -125,20 +125,10 @@ class EventQueue {
     return true;
   }
   Event pop() { return pop_from(next_source()); }
-  // The event `k` places behind the front of the lane the last pop came from, or nullptr (heap, or
-  // no such event; it may be a cancelled one). Events of a lane leave in order, so this is what that
-  // stream will deliver next: a caller can start loading what those events will touch.
-  const Event* upcoming(std::size_t k) const {
-    if (last_source_ < 0) return nullptr;
-    const Lane& lane = lanes_[static_cast<std::size_t>(last_source_)];
-    if (lane.tail - lane.head <= k) return nullptr;
-    return &lane.ring[(lane.head + k) & lane.mask];
-  }
   void reserve(std::size_t n) { heap_.reserve(n); }
 
  private:
   Event pop_from(int src) {
-    last_source_ = src;
     if (src < 0) {
       Event e = heap_.front();
       heap_.front() = heap_.back();
@@ -322,7 +312,6 @@ class EventQueue {
   std::array<LaneCacheSlot, std::size_t{1} << (64 - kLaneCacheShift)> lane_cache_{};
   std::array<Candidate, 16> candidates_{};
   std::size_t lane_events_ = 0;
-  int last_source_ = -1;
   std::uint64_t next_seq_ = 0;
 };
 

@@ -117,10 +117,6 @@ void NatTable::prefetch(const Segment& in) const {
   if (!in.is_syn()) return;
   const Rewrite r = apply_rules(in);
   if (r.dnat || r.snat) map_.prefetch(r.dst, r.src);
-  if (r.snat) {  // if the source port is taken, choose_port probes the port after the last one it chose
-    const auto [min, range] = port_range(r.src.port);
-    map_.prefetch(r.dst, Endpoint{r.src.addr, static_cast<std::uint16_t>(min + (rover_ + 1) % range)});
-  }
 }
 
 std::optional<Segment> NatTable::translate(const Segment& in, SimTime now) {

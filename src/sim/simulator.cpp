@@ -178,7 +178,6 @@ class Engine {
 
  private:
   void deliver(const Event& e);
-  void prefetch_next_timers();
   // Counts, captures and attempt bookkeeping for a segment `host` sends.
   void note_sent(int host, const Segment& seg);
   // Queues `seg` for the host owning its destination address (from = sending host, -1 outside).
@@ -716,18 +715,6 @@ void Engine::deliver(const Event& e) {
   pool_.release(slot);
 }
 
-// The timers of one lane fire in order, typically a connection's worth of work apart (TIME_WAIT
-// timers at the connection rate): warm the sockets of the next two now. The nearer one's table slot
-// too; its socket was requested when the previous timer fired.
-void Engine::prefetch_next_timers() {
-  for (std::size_t k = 0; k < 2; ++k) {
-    const Event* next = queue_.upcoming(k);
-    if (next == nullptr || next->kind != EventKind::Timer) return;
-    hosts_[next->target].stack->prefetch_timer(
-        model::TimerRef{static_cast<model::TimerKind>(next->sub), next->a, next->b}, k == 0);
-  }
-}
-
 void Engine::record_decision(int host, const model::Decision& d) {
   int attempt = -1;
   if (options_.track_attempts) {
@@ -814,7 +801,6 @@ SimResult Engine::run() {
     switch (e.kind) {
       case EventKind::Deliver: deliver(e); break;
       case EventKind::Timer:
-        prefetch_next_timers();
         hosts_[e.target].stack->on_timer(model::TimerRef{static_cast<model::TimerKind>(e.sub), e.a, e.b}, now_);
         break;
       case EventKind::App: apps_[e.target]->on_event(e.sub, e.a, e.b); break;
