@@ -268,7 +268,10 @@ class Replayer final : public model::StackEnv {
     }
     if (in_call_ && t == call_tuple_) call_flags_.push_back(seg.flags);
   }
-  void set_timer(SimTime at, model::TimerRef ref) override { timers_.push(TimerEntry{at, timer_order_++, ref}); }
+  std::uint64_t arm_timer(SimTime at, model::TimerRef ref) override {
+    timers_.push(TimerEntry{at, timer_order_++, ref});
+    return 0;  // not cancelled: a superseded timer is recognised by its generation when it fires
+  }
   void on_decision(const model::Decision& d) override {
     if (in_call_ && call_is_syn_ && d.tuple == call_tuple_) {
       call_verdict_ = d.verdict;

@@ -66,14 +66,11 @@ class StackEnv {
  public:
   virtual ~StackEnv() = default;
   virtual void transmit(const Segment& seg) = 0;
-  virtual void set_timer(SimTime at, TimerRef ref) = 0;
-  // set_timer() that may return a handle (non-zero) for cancel_timer(). A timer is still checked
-  // against its socket's generation when it fires, so an environment need not support cancelling;
-  // the simulator does, so that the 4 of 5 timers per connection that never fire cost nothing.
-  virtual std::uint64_t arm_timer(SimTime at, TimerRef ref) {
-    set_timer(at, ref);
-    return 0;
-  }
+  // Calls on_timer(ref) at `at`. Returns a handle for cancel_timer(), or 0 when the environment does
+  // not cancel timers: a timer is still checked against its socket's generation when it fires, so
+  // cancelling is optional; the simulator does it, so that the 4 of 5 timers per connection that
+  // never fire cost nothing.
+  virtual std::uint64_t arm_timer(SimTime at, TimerRef ref) = 0;
   virtual void cancel_timer(std::uint64_t /*handle*/) {}
   virtual void on_decision(const Decision&) {}
   virtual void on_kernel_log(SimTime, const std::string&) {}
@@ -293,7 +290,7 @@ class HostStack {
   void enter_timewait(std::uint32_t ci, SimTime now);
   void remember_peer_stamp(const Conn& c, SimTime now);
   void arm_conn_timer(std::uint32_t ci, TimerKind kind, SimTime at);
-  // Replaces the timer `handle` names (if any) by a new one; rearm(h, {}) only cancels.
+  // Replaces the timer `handle` names (if any) by a new one; disarm() only cancels it.
   void rearm(std::uint64_t& handle, SimTime at, TimerRef ref);
   void disarm(std::uint64_t& handle);
   std::uint32_t secure_isn(const FourTuple& t, SimTime now) const;

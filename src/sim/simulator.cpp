@@ -60,7 +60,6 @@ class HostEnv final : public model::StackEnv {
  public:
   HostEnv(Engine& e, int host) : engine_(e), host_(host) {}
   void transmit(const Segment& seg) override;
-  void set_timer(SimTime at, model::TimerRef ref) override;
   std::uint64_t arm_timer(SimTime at, model::TimerRef ref) override;
   void cancel_timer(std::uint64_t handle) override;
   void on_decision(const model::Decision& d) override;
@@ -474,7 +473,6 @@ App* HostEnv::app(std::uint64_t tag) {
   return engine_.app(static_cast<std::size_t>((tag >> 32) - 1));
 }
 void HostEnv::transmit(const Segment& seg) { engine_.transmit_from(host_, seg); }
-void HostEnv::set_timer(SimTime at, model::TimerRef ref) { engine_.schedule_timer(host_, at, ref); }
 std::uint64_t HostEnv::arm_timer(SimTime at, model::TimerRef ref) { return engine_.schedule_timer(host_, at, ref); }
 void HostEnv::cancel_timer(std::uint64_t handle) { engine_.cancel_timer(handle); }
 void HostEnv::on_decision(const model::Decision& d) { engine_.record_decision(host_, d); }

@@ -95,7 +95,10 @@ class Net {
     std::vector<std::string> logs;
 
     void transmit(const Segment& seg) override { net->on_transmit(idx, seg); }
-    void set_timer(SimTime at, TimerRef ref) override { net->schedule_timer(idx, at, ref); }
+    std::uint64_t arm_timer(SimTime at, TimerRef ref) override {
+      net->schedule_timer(idx, at, ref);
+      return 0;  // no cancelling: the stack's generation check drops superseded timers
+    }
     void on_decision(const Decision& d) override { decisions.push_back(d); }
     void on_kernel_log(SimTime, const std::string& line) override { logs.push_back(line); }
     void on_connected(ConnId id, std::uint64_t) override { connected.emplace_back(net->now, id); }
