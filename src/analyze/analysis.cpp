@@ -24,10 +24,13 @@ AnalysisResult analyze_source(PacketSource& source, const AnalysisOptions& optio
   }
   std::uint64_t sample_every = 1, seen_connects = 0;
   auto sink = [&](Attempt& a) {
-    diagnose(a, namer);
+    const bool failed = is_failure(a.outcome);
+    // Evidence sentences only for attempts someone will read (kept for the report, or streamed);
+    // the rest are counted by their top cause, which does not depend on the sentences.
+    const bool shown = options.on_attempt || ((failed || a.delayed() || options.keep_all) && r.kept.size() < options.max_kept);
+    diagnose(a, namer, shown ? Evidence::Full : Evidence::None);
     ++r.outcomes[static_cast<std::size_t>(a.outcome)];
     if (a.synack && a.synack->cookie) ++r.cookies;
-    const bool failed = is_failure(a.outcome);
     if (failed) ++r.failed;
     if (a.delayed()) ++r.delayed;
     if (a.syn_count > 1 && a.kept_syns() > 1) ++r.schedules[static_cast<std::size_t>(a.schedule)];

@@ -80,8 +80,7 @@ struct Host {
 
 enum class Side : std::uint8_t { None, Client, Server };
 
-// Hot fields first: every packet touches the flow's first two cache lines (these fields and the
-// attempt's endpoints), the rest of the attempt only on handshake packets.
+// One per connection the capture shows (a 4-tuple), kept until it goes quiet; every packet touches it.
 struct Flow {
   std::uint64_t hash = 0;
   std::int64_t last_seen = 0;
@@ -107,7 +106,11 @@ struct Flow {
   bool ts_bits_match = false;
   bool syn_has_ts = false, syn_sack = false, syn_ecn = false;
   std::int8_t syn_wscale = -1;
-  Attempt a;
+  PacketEndpoint client, server;  // the flow's ends (roles settle with its first handshake packet)
+  // The attempt being collected, only while attempt_open: attempts live apart from flows (AttemptPool),
+  // so that the many packets of a connection after its handshake touch a flow of two cache lines,
+  // not one carrying ~500 bytes of attempt.
+  Attempt* a = nullptr;
 
   bool closed() const { return reset || (client_fin && server_fin); }
 };
@@ -132,6 +135,34 @@ class FlowStore {
   std::size_t size_ = 0;
 };
 
+// Attempts still being collected, in fixed blocks (stable addresses) with a free list: only open
+// attempts take room, a few thousand at most outside SYN floods, so they stay in the caches.
+class AttemptPool {
+ public:
+  // A fresh attempt (as default-constructed).
+  Attempt* take() {
+    Attempt* a;
+    if (!free_.empty()) {
+      a = free_.back();
+      free_.pop_back();
+      a->~Attempt();  // in place: assigning Attempt{} would build a temporary and copy it over
+      new (a) Attempt();
+    } else {
+      if ((size_ & (kBlock - 1)) == 0) blocks_.push_back(std::make_unique<Attempt[]>(kBlock));
+      a = &blocks_.back()[size_ & (kBlock - 1)];
+      ++size_;
+    }
+    return a;
+  }
+  void give_back(Attempt* a) { free_.push_back(a); }
+
+ private:
+  static constexpr std::size_t kBlock = 64;
+  std::vector<std::unique_ptr<Attempt[]>> blocks_;
+  std::vector<Attempt*> free_;
+  std::size_t size_ = 0;
+};
+
 struct ClientClocks {
   IpAddress addr;
   std::vector<TsClock> clocks;
@@ -150,6 +181,7 @@ struct AttemptTracker::Impl {
 
   // Flows: a slot vector plus an open-addressing index keyed by a symmetric hash of both endpoints.
   FlowStore flows;
+  AttemptPool attempts;
   std::vector<std::uint32_t> free_flows;
   std::size_t live_flows = 0;
   // Entries: (high 32 bits of the flow hash) << 32 | (flow slot + 1); 0 = empty. The stored hash
@@ -208,7 +240,7 @@ struct AttemptTracker::Impl {
       if (v == 0) return nullptr;
       if (static_cast<std::uint32_t>(v >> 32) != tag) continue;
       Flow& f = flows[static_cast<std::uint32_t>(v) - 1];
-      if (f.hash == h && ((same(f.a.client, src) && same(f.a.server, dst)) || (same(f.a.client, dst) && same(f.a.server, src))))
+      if (f.hash == h && ((same(f.client, src) && same(f.server, dst)) || (same(f.client, dst) && same(f.server, src))))
         return &f;
     }
   }
@@ -290,8 +322,8 @@ struct AttemptTracker::Impl {
     f.slot = slot;
     f.live = true;
     f.hash = h;
-    f.a.client = client;
-    f.a.server = server;
+    f.client = client;
+    f.server = server;
     f.port = port_of(server);
     index_insert(slot, h);
     ++live_flows;
@@ -301,6 +333,11 @@ struct AttemptTracker::Impl {
 
   void remove_flow(Flow& f) {
     const std::uint32_t slot = f.slot;
+    if (f.a) {  // callers finish an open attempt first; this only keeps the pool whole if one did not
+      attempts.give_back(f.a);
+      f.a = nullptr;
+      f.attempt_open = false;
+    }
     release_half_open(f);
     release_idle_child(f);
     index_erase(slot);
@@ -332,12 +369,12 @@ struct AttemptTracker::Impl {
   }
 
   void swap_roles(Flow& f) {
-    std::swap(f.a.client, f.a.server);
+    std::swap(f.client, f.server);
     std::swap(f.client_tsval, f.server_tsval);
     std::swap(f.client_ts, f.server_ts);
     std::swap(f.client_fin, f.server_fin);
     if (f.active_closer != Side::None) f.active_closer = f.active_closer == Side::Client ? Side::Server : Side::Client;
-    f.port = port_of(f.a.server);
+    f.port = port_of(f.server);
     f.host_recorded = false;  // that was the other address
   }
 
@@ -347,8 +384,8 @@ struct AttemptTracker::Impl {
     if (f.attempt_open) {
       // After an ignored final ACK the server may still take the connection once its queue drains:
       // wait as for any SYN-ACK'd handshake.
-      if (f.a.client_ack_at && f.a.synacks_after_ack == 0) return Acked;
-      if (f.a.synack) return SynAcked;
+      if (f.a->client_ack_at && f.a->synacks_after_ack == 0) return Acked;
+      if (f.a->synack) return SynAcked;
       return Unanswered;
     }
     return f.closed() ? Closed : Idle;
@@ -357,7 +394,7 @@ struct AttemptTracker::Impl {
   // When the flow (or its open attempt) needs looking at again.
   std::int64_t deadline(const Flow& f) const {
     switch (lane_of(f)) {
-      case Acked: return ns(*f.a.client_ack_at) + opt.ack_wait.count();
+      case Acked: return ns(*f.a->client_ack_at) + opt.ack_wait.count();
       case SynAcked: return f.last_seen + opt.synack_wait.count();
       case Unanswered: return f.last_seen + opt.unanswered_wait.count();
       case Closed: return f.last_seen + opt.closed_linger.count();
@@ -385,7 +422,7 @@ struct AttemptTracker::Impl {
         if (!f.live || f.gen != e.gen) continue;
         f.lanes_queued &= static_cast<std::uint8_t>(~(1u << l));
         if (f.attempt_open && deadline(f) <= t) {
-          const bool answered = f.a.synack || f.completed_unseen;
+          const bool answered = f.a->synack || f.completed_unseen;
           finish_attempt(f, false);
           // A handshake nobody answered leaves nothing worth tracking.
           if (!answered) {
@@ -437,14 +474,11 @@ struct AttemptTracker::Impl {
       --ports[f.port].half_open;
       f.half_open_counted = false;
     }
-    if (f.syn_seen) {  // else the attempt is still as new_flow() made it
-      const PacketEndpoint client = f.a.client, server = f.a.server;
-      f.a = Attempt{};
-      f.a.client = client;
-      f.a.server = server;
-    }
-    f.a.isn = p.seq;
-    f.a.id = ++stats.attempts;
+    f.a = attempts.take();
+    f.a->client = f.client;
+    f.a->server = f.server;
+    f.a->isn = p.seq;
+    f.a->id = ++stats.attempts;
     f.attempt_open = true;
     f.syn_seen = true;
     f.refused = f.client_reset = f.rst_after_ack = f.completed_unseen = false;
@@ -462,8 +496,8 @@ struct AttemptTracker::Impl {
 
   void on_syn(Flow& f, const PacketRecord& p, std::int64_t t) {
     const auto ts = p.options.ts();
-    Attempt& a = f.a;
-    if (f.attempt_open && p.seq == a.isn) {
+    if (f.attempt_open && p.seq == f.a->isn) {
+      Attempt& a = *f.a;
       const SynSend& prev = a.last_syn();
       const bool same_ts = ts && prev.has_ts && prev.ts == ts->val;
       const bool instant = !ts && !prev.has_ts && std::llabs(t - ns(prev.at)) < 5'000'000;
@@ -475,12 +509,13 @@ struct AttemptTracker::Impl {
       a.retried = true;
     } else {
       if (f.attempt_open) finish_attempt(f, false);
-      if (finished.contains(attempt_key(f.a.client, f.a.server, p.seq))) {  // a copy of a SYN whose attempt is already over
+      if (finished.contains(attempt_key(f.client, f.server, p.seq))) {  // a copy of a SYN whose attempt is already over
         ++stats.duplicate_syns;
         return;
       }
       start_attempt(f, p);
     }
+    Attempt& a = *f.a;
     if (a.syn_count < Attempt::kMaxSyns) {
       SynSend& s = a.syn_buf[a.syn_count];
       s.at = p.ts;
@@ -517,11 +552,11 @@ struct AttemptTracker::Impl {
     server_spoke(f);
     Port& port = ports[f.port];
     port.answered = true;
-    Attempt& a = f.a;
-    if (!f.attempt_open || p.ack != a.isn + 1) {
+    if (!f.attempt_open || p.ack != f.a->isn + 1) {
       if (!f.syn_seen) ++stats.synack_without_syn;
       return;
     }
+    Attempt& a = *f.a;
     ++a.synack_count;
     // §5.2/§5.3: a request whose final ACK was dropped re-sends its SYN-ACK on its timer (≥ 1 s
     // after the previous one). A SYN-ACK hard on the heels of another answers a late copy of the SYN
@@ -588,23 +623,23 @@ struct AttemptTracker::Impl {
   }
 
   void on_rst(Flow& f, const PacketRecord& p, bool from_client, std::int64_t t) {
-    Attempt& a = f.a;
+    Attempt* const a = f.a;  // valid while f.attempt_open
     (void)t;
     f.reset = true;
     if (!from_client) {
       server_spoke(f);
       if (f.attempt_open) {
-        if (a.client_ack_at) {
+        if (a->client_ack_at) {
           f.rst_after_ack = true;
-        } else if (!a.synack) {
+        } else if (!a->synack) {
           f.refused = true;
-          ++a.rsts;
+          ++a->rsts;
           ports[f.port].answered = true;
-          if (a.syn_count <= Attempt::kMaxSyns && a.syn_count > 0) a.syn_buf[a.kept_syns() - 1].answered = true;
-          if (!a.answer_at) a.answer_at = p.ts;
+          if (a->syn_count <= Attempt::kMaxSyns && a->syn_count > 0) a->syn_buf[a->kept_syns() - 1].answered = true;
+          if (!a->answer_at) a->answer_at = p.ts;
         }
       }
-    } else if (f.attempt_open && a.synack && !a.client_ack_at) {
+    } else if (f.attempt_open && a->synack && !a->client_ack_at) {
       f.client_reset = true;
     }
     release_half_open(f);
@@ -613,17 +648,17 @@ struct AttemptTracker::Impl {
   }
 
   void on_segment(Flow& f, const PacketRecord& p, bool from_client, std::int64_t t) {
-    Attempt& a = f.a;
+    Attempt* const a = f.a;  // valid while f.attempt_open
     if (from_client) {
-      if (f.attempt_open && (p.flags & tcp_flag::ACK) && !a.client_ack_at) {
-        if (a.synack && p.ack == a.synack->isn + 1) {
-          a.client_ack_at = p.ts;
+      if (f.attempt_open && (p.flags & tcp_flag::ACK) && !a->client_ack_at) {
+        if (a->synack && p.ack == a->synack->isn + 1) {
+          a->client_ack_at = p.ts;
           release_half_open(f);
           mark_idle_child(f);
-        } else if (!a.synack && p.seq == a.isn + 1 && !f.refused) {
+        } else if (!a->synack && p.seq == a->isn + 1 && !f.refused) {
           // The client acts on a SYN-ACK the capture does not hold.
           f.completed_unseen = true;
-          a.client_ack_at = p.ts;
+          a->client_ack_at = p.ts;
         }
       }
     } else {
@@ -631,11 +666,11 @@ struct AttemptTracker::Impl {
       f.server_sent_data = true;
       release_idle_child(f);
       if (f.attempt_open && !f.completed_unseen) {
-        const bool acks_syn = (p.flags & tcp_flag::ACK) && a.synack && seq_after(p.ack, a.isn);
-        if (acks_syn && (a.client_ack_at || p.payload_len > 0 || (p.flags & tcp_flag::FIN))) {
-          if (!a.client_ack_at) a.client_ack_at = p.ts;  // the client's ACK is missing from the capture
-          a.established_at = a.client_ack_at;
-          if (a.synacks_after_ack) a.established_at = p.ts;  // accepted only once the queue had room
+        const bool acks_syn = (p.flags & tcp_flag::ACK) && a->synack && seq_after(p.ack, a->isn);
+        if (acks_syn && (a->client_ack_at || p.payload_len > 0 || (p.flags & tcp_flag::FIN))) {
+          if (!a->client_ack_at) a->client_ack_at = p.ts;  // the client's ACK is missing from the capture
+          a->established_at = a->client_ack_at;
+          if (a->synacks_after_ack) a->established_at = p.ts;  // accepted only once the queue had room
           finish_attempt(f, false);
         }
       }
@@ -654,8 +689,8 @@ struct AttemptTracker::Impl {
       const bool closer_is_client = f.active_closer == Side::Client;
       const bool peer_ts = closer_is_client ? f.server_ts : f.client_ts;
       if (peer_ts) {
-        const PacketEndpoint& closer = closer_is_client ? a.client : a.server;
-        const PacketEndpoint& peer = closer_is_client ? a.server : a.client;
+        const PacketEndpoint& closer = closer_is_client ? f.client : f.server;
+        const PacketEndpoint& peer = closer_is_client ? f.server : f.client;
         remember(closer, peer, closer_is_client ? f.server_tsval : f.client_tsval, f.closer_fin_frame, t);
       }
     }
@@ -682,20 +717,20 @@ struct AttemptTracker::Impl {
   void server_spoke(Flow& f) {
     if (f.server_sent) return;
     f.server_sent = true;
-    if (hosts.size() >= opt.max_flows && !hosts.find(addr_hash(f.a.server.addr))) {
+    if (hosts.size() >= opt.max_flows && !hosts.find(addr_hash(f.server.addr))) {
       ++stats.state_limited;
       return;
     }
     bool inserted;
-    hosts.get(addr_hash(f.a.server.addr), inserted).spoke = true;
+    hosts.get(addr_hash(f.server.addr), inserted).spoke = true;
     f.host_recorded = true;
   }
 
   void on_icmp(const capture::IcmpRecord& r) {
     const std::uint64_t h = flow_hash(r.quoted_src, r.quoted_dst) | 1;
     Flow* f = find(r.quoted_src, r.quoted_dst, h);
-    if (!f || !f->attempt_open || !(f->a.client == r.quoted_src)) return;
-    Attempt& a = f->a;
+    if (!f || !f->attempt_open || !(f->client == r.quoted_src)) return;
+    Attempt& a = *f->a;
     if (a.synack || f->refused) return;
     if (!a.icmp) a.icmp = icmp_text(r.kind) + " from " + r.reporter.str();
     if (a.syn_count <= Attempt::kMaxSyns && a.syn_count > 0) a.syn_buf[a.kept_syns() - 1].answered = true;
@@ -703,7 +738,7 @@ struct AttemptTracker::Impl {
   }
 
   void finish_attempt(Flow& f, bool at_end) {
-    Attempt& a = f.a;
+    Attempt& a = *f.a;
     f.attempt_open = false;
     if (f.rst_after_ack) a.outcome = Outcome::ResetAfterAck;
     else if (a.established_at) a.outcome = Outcome::Established;
@@ -757,6 +792,8 @@ struct AttemptTracker::Impl {
     if (finished.size() >= opt.max_flows) ++stats.state_limited;
     else if (finished.insert(key)) finished_expiry.push_back({now + opt.dedupe_window.count(), key});
     sink(a);
+    attempts.give_back(f.a);
+    f.a = nullptr;
   }
 
   // ---- TS clocks (§8) -----------------------------------------------------------------------------
@@ -873,7 +910,7 @@ struct AttemptTracker::Impl {
       }
     }
     Flow& f = *fp;
-    bool from_client = same(f.a.client, p.src);
+    bool from_client = same(f.client, p.src);
     if (!f.syn_seen && ((syn && !from_client) || (synack && from_client))) {
       swap_roles(f);
       from_client = !from_client;

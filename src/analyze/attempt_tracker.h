@@ -82,7 +82,7 @@ struct TrackerStats {
 
 class AttemptTracker {
  public:
-  // Gets every finished attempt; it may move from it (the tracker only reads its endpoints after).
+  // Gets every finished attempt; it may move from it (the tracker does not read it again).
   using Sink = std::function<void(Attempt&)>;
   AttemptTracker(TrackerOptions options, Sink sink);
   ~AttemptTracker();

@@ -131,3 +131,51 @@ TEST(AnalyzeGroundTruth, CookieSynAcksAreRecognisedByNeverBeingResent) {
 
 }  // namespace
 }  // namespace synscope::analyze
+
+namespace synscope::analyze {
+namespace {
+
+// Attempts that are counted but not shown are diagnosed without evidence sentences: the same causes,
+// in the same order, with the same confidences. On the scenario with every cause: each attempt
+// diagnosed both ways, and whole analyses keeping 3 attempts or all of them count the same causes.
+TEST(AnalyzeGroundTruth, CausesWithoutEvidenceSentencesAreTheSameCauses) {
+  const sim::Scenario sc = sim::load_scenario_file(source_path("tests/analyze/data/mixed-causes.toml"));
+  const sim::SimResult sim = sim::simulate(sc);
+  TempDir dir;
+  sim::write_outputs(sim, dir.file("out"));
+  std::size_t compared = 0;
+  for (const auto& cp : sim.captures) {
+    const std::string path = dir.file("out/" + cp.name + ".pcap");
+    AnalysisOptions all;
+    all.keep_all = true;
+    const AnalysisResult full = analyze_file(path, all);
+    for (const Attempt& a : full.kept) {
+      Attempt bare = a;
+      diagnose(bare, full.namer, Evidence::None);
+      ASSERT_EQ(bare.causes.size(), a.causes.size()) << "#" << a.id;
+      for (std::size_t i = 0; i < a.causes.size(); ++i) {
+        EXPECT_EQ(bare.causes[i].kind, a.causes[i].kind) << "#" << a.id;
+        EXPECT_EQ(bare.causes[i].confidence, a.causes[i].confidence) << "#" << a.id;
+        EXPECT_TRUE(bare.causes[i].evidence.empty());
+        EXPECT_FALSE(a.causes[i].evidence.empty()) << "#" << a.id;
+      }
+      compared += !a.causes.empty();
+    }
+    AnalysisOptions few;
+    few.max_kept = 3;
+    const AnalysisResult counted = analyze_file(path, few);
+    AnalysisOptions failed_only;
+    const AnalysisResult shown = analyze_file(path, failed_only);
+    for (std::size_t k = 0; k < kCauseCount; ++k) {
+      EXPECT_EQ(counted.causes[k].attempts, shown.causes[k].attempts) << cp.name << " " << to_string(static_cast<CauseKind>(k));
+      EXPECT_EQ(counted.causes[k].syns_lost, shown.causes[k].syns_lost) << cp.name;
+    }
+    EXPECT_LE(counted.kept.size(), 3u);
+    for (const Attempt& a : counted.kept)
+      for (const Cause& c : a.causes) EXPECT_FALSE(c.evidence.empty()) << "a kept attempt has its sentences";
+  }
+  EXPECT_GT(compared, 50u);
+}
+
+}  // namespace
+}  // namespace synscope::analyze

@@ -1243,6 +1243,51 @@ TEST(CaptureReaderStdin, OpenStreamTakesAFilePointer) {
   for (std::uint32_t i = 0; i < 10; ++i) EXPECT_EQ(got.items[i].interface, i % 2);
 }
 
+// A plain pcap file is read by our own 1 MiB reads (DirectPcap), a pipe by libpcap. A 6 MB file of
+// frames from 54 bytes to 64 KiB — records straddling every chunk boundary, some longer than what
+// is left of a chunk — and a last record cut short read the same both ways, frame for frame, and
+// both stop at the cut with libpcap's reason.
+TEST(CaptureReaderStdin, PlainFileReadDirectlyMatchesLibpcapThroughAPipe) {
+  TempDir dir;
+  std::mt19937 rng(5);
+  std::vector<Frame> frames;
+  std::size_t bytes = 0;
+  for (std::uint32_t i = 0; bytes < (6u << 20); ++i) {
+    const std::uint32_t payload = i % 97 == 0 ? 65000 : static_cast<std::uint32_t>(rng() % 9000);
+    Frame f{ethernet(0x0800, ipv4_tcp(make_segment("10.1.0.1:40000", "10.1.0.2:80", i, 7, ACK | PSH, 512,
+                                                    ts_options(i, 9), payload)))};
+    bytes += f.bytes.size() + 16;
+    frames.push_back(f);
+  }
+  const std::string path = dir.file("big.pcap");
+  write_pcap(path, DLT_EN10MB, frames);
+  // Cut the last record short, as a capture still being written would be.
+  std::filesystem::resize_file(path, std::filesystem::file_size(path) - 20);
+  const ReadResult direct = read_all(path);
+  std::FILE* pipe = popen(("cat " + path).c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  int fd = dup(fileno(pipe));
+  std::FILE* stream = fdopen(fd, "rb");
+  auto reader = CaptureReader::open_stream(stream, "pipe");
+  const ReadResult piped = drain(reader);
+  pclose(pipe);
+  ASSERT_EQ(direct.items.size(), frames.size() - 1);
+  ASSERT_EQ(piped.items.size(), direct.items.size());
+  for (std::size_t i = 0; i < direct.items.size(); ++i) {
+    const PacketRecord& a = direct.items[i].tcp;
+    const PacketRecord& b = piped.items[i].tcp;
+    ASSERT_EQ(a.frame, b.frame);
+    ASSERT_EQ(a.ts.unix_ns, b.ts.unix_ns) << "frame " << a.frame;
+    ASSERT_EQ(a.seq, b.seq) << "frame " << a.frame;
+    ASSERT_EQ(a.payload_len, b.payload_len) << "frame " << a.frame;
+    ASSERT_TRUE(a.options == b.options) << "frame " << a.frame;
+  }
+  EXPECT_TRUE(direct.stats.stopped_early);
+  EXPECT_TRUE(piped.stats.stopped_early);
+  EXPECT_NE(direct.stats.stop_reason.find("truncated"), std::string::npos) << direct.stats.stop_reason;
+  EXPECT_EQ(direct.stats.frames, piped.stats.frames);
+}
+
 // ------------------------------------------------------------------------------------------------
 // Truncated, corrupt and unreadable files
 // ------------------------------------------------------------------------------------------------
@@ -1534,6 +1579,82 @@ TEST(CaptureReaderHostile, FuzzedFramesNeverReadPastTheCapture) {
   EXPECT_EQ(records, stats.tcp + stats.icmp);
   EXPECT_GT(stats.tcp, 0u);
   EXPECT_GT(stats.truncated_frames, 0u);
+}
+
+// The reader takes untagged Ethernet/IPv4/TCP frames by a shortcut (decode_plain_tcp); decode_frame
+// is the general decoder alone. Plain frames with random bytes changed in their headers (version,
+// IHL, lengths, fragment bits, protocol, data offset, options) and cut at random lengths, read
+// through a file, give exactly the records and counts the general decoder gives frame by frame.
+TEST(CaptureReaderHostile, PlainFramesTakeTheShortcutWithTheGeneralDecodersResult) {
+  TempDir dir;
+  std::mt19937 rng(77);
+  const Bytes base = ethernet(0x0800, ipv4_tcp(syn("10.0.0.1:40000", "10.0.0.2:80", 1000)));
+  const Bytes data = ethernet(0x0800, ipv4_tcp(make_segment("10.0.0.2:80", "10.0.0.1:40000", 5, 1001, ACK | PSH, 512,
+                                                            ts_options(5, 77), 100)));
+  std::vector<Frame> frames;
+  for (int i = 0; i < 20000; ++i) {
+    Frame f{i % 2 ? base : data};
+    if (i >= 4) {
+      // Mostly the fields the shortcut checks: ethertype, IP header, TCP header and options.
+      for (int k = 0; k < 1 + static_cast<int>(rng() % 3); ++k) {
+        const std::size_t at = rng() % 4 == 0 ? rng() % f.bytes.size() : 12 + rng() % std::min<std::size_t>(60, f.bytes.size() - 12);
+        f.bytes[at] = rng() % 3 == 0 ? static_cast<std::uint8_t>(rng()) : static_cast<std::uint8_t>(f.bytes[at] ^ (1u << (rng() % 8)));
+      }
+      if (rng() % 4 == 0) f.caplen = static_cast<std::uint32_t>(rng() % (f.bytes.size() + 1));
+      if (f.caplen == 0 && rng() % 8 == 0) f.wire_len = static_cast<std::uint32_t>(f.bytes.size() + rng() % 100);
+    }
+    frames.push_back(f);
+  }
+  const std::string path = dir.file("plain.pcap");
+  write_pcap(path, DLT_EN10MB, frames);
+  const ReadResult ours = read_all(path);
+
+  CaptureStats general;
+  std::vector<CaptureItem> expected;
+  for (const Frame& f : frames) {
+    CaptureItem item;
+    const std::uint32_t caplen = f.caplen ? f.caplen : static_cast<std::uint32_t>(f.bytes.size());
+    const std::uint32_t wire = f.wire_len ? f.wire_len : static_cast<std::uint32_t>(f.bytes.size());
+    if (decode_frame(DLT_EN10MB, f.bytes.data(), caplen, wire, item, general)) expected.push_back(item);
+  }
+  ASSERT_EQ(ours.items.size(), expected.size());
+  std::size_t plain = 0;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const CaptureItem& x = ours.items[i];
+    const CaptureItem& y = expected[i];
+    ASSERT_EQ(x.kind, y.kind) << "frame " << y.frame;
+    ASSERT_EQ(x.frame, y.frame);
+    EXPECT_EQ(x.encapsulation, y.encapsulation) << "frame " << y.frame;
+    EXPECT_EQ(x.tunnel, y.tunnel) << "frame " << y.frame;
+    if (y.kind != CaptureItem::Kind::Tcp) continue;
+    const PacketRecord& a = x.tcp;
+    const PacketRecord& b = y.tcp;
+    EXPECT_EQ(a.src, b.src) << "frame " << y.frame;
+    EXPECT_EQ(a.dst, b.dst) << "frame " << y.frame;
+    EXPECT_EQ(a.seq, b.seq) << "frame " << y.frame;
+    EXPECT_EQ(a.ack, b.ack) << "frame " << y.frame;
+    EXPECT_EQ(a.flags, b.flags) << "frame " << y.frame;
+    EXPECT_EQ(a.window, b.window) << "frame " << y.frame;
+    EXPECT_TRUE(a.options == b.options) << "frame " << y.frame;
+    EXPECT_EQ(a.payload_len, b.payload_len) << "frame " << y.frame;
+    EXPECT_EQ(a.ttl, b.ttl) << "frame " << y.frame;
+    EXPECT_EQ(a.encapsulation, b.encapsulation) << "frame " << y.frame;
+    EXPECT_EQ(a.truncated, b.truncated) << "frame " << y.frame;
+    plain += !a.truncated && a.encapsulation == Encapsulation::None && !a.src.addr.v6;
+  }
+  EXPECT_GT(plain, 5000u);  // the shortcut was taken, and so was the general path
+  EXPECT_GT(ours.stats.other, 1000u);
+  EXPECT_EQ(ours.stats.frames, general.frames);
+  EXPECT_EQ(ours.stats.tcp, general.tcp);
+  EXPECT_EQ(ours.stats.icmp, general.icmp);
+  EXPECT_EQ(ours.stats.other, general.other);
+  EXPECT_EQ(ours.stats.ipv6, general.ipv6);
+  EXPECT_EQ(ours.stats.truncated_frames, general.truncated_frames);
+  EXPECT_EQ(ours.stats.malformed, general.malformed);
+  EXPECT_EQ(ours.stats.bad_tcp_options, general.bad_tcp_options);
+  EXPECT_EQ(ours.stats.fragments_skipped, general.fragments_skipped);
+  EXPECT_EQ(ours.stats.vlan, general.vlan);
+  EXPECT_EQ(ours.stats.tunnelled, general.tunnelled);
 }
 
 // Found by fuzz/capture_file_fuzzer.cpp: a pcapng time stamp is a 64-bit count of the interface's
