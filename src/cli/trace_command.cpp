@@ -30,6 +30,7 @@ struct TraceArgs {
   bool fallback = false;
   std::string duration;
   std::string tc_hook = "auto";
+  bool loopback_egress = false;
 };
 
 std::int64_t monotonic_ns() {
@@ -52,6 +53,7 @@ int run_trace(const TraceArgs& a) {
   opt.tc_hook = a.tc_hook == "tcx"      ? live::trace::TcHook::Tcx
                 : a.tc_hook == "clsact" ? live::trace::TcHook::Clsact
                                         : live::trace::TcHook::Auto;
+  opt.loopback_egress = a.loopback_egress;
   live::trace::SynTracer tracer(opt);
 
   // Installed before start(): a signal during the attach still ends in stop() (the destructor).
@@ -115,6 +117,9 @@ Command add_trace_command(CLI::App& app) {
                   "kernel has it)")
       ->check(CLI::IsMember({"auto", "tcx", "clsact"}))
       ->capture_default_str();
+  cmd->add_flag("--loopback-egress", args->loopback_egress,
+                "also attach the egress program on loopback devices (by default only ingress is hooked there: "
+                "every packet that leaves lo comes back in through it); for comparison");
   return {cmd, [args] { return run_trace(*args); }};
 }
 

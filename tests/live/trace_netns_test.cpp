@@ -16,6 +16,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <regex>
 #include <sstream>
 #include <nlohmann/json.hpp>
@@ -80,18 +81,25 @@ std::string tcx_state(const std::string& ns, const std::string& dev) {
 // Everything a trace run could leave behind on `dev`: tc qdiscs and filters, and tcx programs.
 std::string hook_state(const std::string& ns, const std::string& dev) { return tc_state(ns, dev) + tcx_state(ns, dev); }
 
-// Both programs on tcx links and nothing added to tc, as `hook_state` shows it.
-void expect_programs_on_tcx(const std::string& state) {
-  EXPECT_NE(state.find("tcx ingress: syn_ingress\n"), std::string::npos) << state;
-  EXPECT_NE(state.find("tcx egress: syn_egress\n"), std::string::npos) << state;
+// What the tracer attaches to lo, as `hook_state` shows it, on tcx links and nothing added to tc:
+// by default syn_ingress_lo alone on ingress (a loopback device's egress comes back through its
+// ingress); with `both` (TraceOptions::loopback_egress) both programs, as on any other device.
+void expect_programs_on_tcx(const std::string& state, bool both = false) {
+  if (both) {
+    EXPECT_NE(state.find("tcx ingress: syn_ingress\n"), std::string::npos) << state;
+    EXPECT_NE(state.find("tcx egress: syn_egress\n"), std::string::npos) << state;
+  } else {
+    EXPECT_NE(state.find("tcx ingress: syn_ingress_lo\n"), std::string::npos) << state;
+    EXPECT_EQ(state.find("tcx egress: syn_"), std::string::npos) << state;
+  }
   EXPECT_EQ(state.find("clsact"), std::string::npos) << state;
 }
 
-// Both programs as filters of a clsact qdisc, as `hook_state` shows it on `ns`'s lo.
-void expect_programs_on_clsact(const std::string& ns, const std::string& state) {
+// The same as filters of a clsact qdisc, as `hook_state` shows it on `ns`'s lo.
+void expect_programs_on_clsact(const std::string& ns, const std::string& state, bool both = false) {
   EXPECT_NE(state.find("clsact"), std::string::npos) << state;
-  EXPECT_NE(state.find("syn_ingress"), std::string::npos) << state;
-  EXPECT_NE(state.find("syn_egress"), std::string::npos) << state;
+  EXPECT_NE(state.find(both ? "syn_ingress " : "syn_ingress_lo"), std::string::npos) << state;
+  EXPECT_EQ(state.find("syn_egress") != std::string::npos, both) << state;
   EXPECT_EQ(tcx_state(ns, "lo").find("syn_"), std::string::npos) << "also on tcx";
 }
 
@@ -114,6 +122,7 @@ TEST(TraceNetns, AcceptQueueOverflowOnLoopbackIsTracedWithItsNumbersAndCleanedUp
   tracer.start();
   EXPECT_EQ(tracer.probe().path, "tc+raw_tracepoint");
   ASSERT_EQ(tracer.probe().interfaces, std::vector<std::string>{"lo"});
+  EXPECT_EQ(tracer.probe().ingress_only, std::vector<std::string>{"lo"});
   // By default the programs go on tcx links where the kernel has them (6.6+; §17 measured 6.18),
   // and no qdisc is added.
   const std::string attached = hook_state(ns.name(), "lo");
@@ -227,6 +236,100 @@ TEST(TraceNetns, TcxHandsEveryPacketOnToClsactFilters) {
   EXPECT_EQ(hook_state(ns.name(), "lo"), before);
 }
 
+// On lo only syn_ingress_lo is attached (docs/trace.md, "Hooks"): it sees the SYNs and ACKs on
+// their way in and this host's answers as they come back in from lo's egress. Every kind of answer
+// is still confirmed from the wire: a SYN-ACK (its request sock found by lookup: the device orphaned
+// the skb, so skb->sk is not the request at ingress), a cookie SYN-ACK (only the listener behind it,
+// §10), an RST for a port nobody listens on (§2 step 3), and a drop (nothing came back, §3.1 step 3,
+// §6.1), and the cookie ACK and final ACKs still find their handshakes. The same run with both
+// programs attached (TraceOptions::loopback_egress, the two-hook design other devices keep) and on
+// clsact shows the same events.
+struct LoopbackRun {
+  live::trace::TcHook hook;
+  bool loopback_egress;
+  const char* tag;
+};
+
+void trace_every_answer_on_lo(const LoopbackRun& variant) {
+  TestNetns ns(variant.tag);
+  const std::string before = hook_state(ns.name(), "lo");
+  auto opt = trace_options(ns.name(), variant.hook);
+  opt.loopback_egress = variant.loopback_egress;
+  live::trace::SynTracer tracer(opt);
+  tracer.start();
+  if (variant.hook == live::trace::TcHook::Auto && tracer.probe().tc_hook != "tcx") GTEST_SKIP() << "kernel without tcx";
+  EXPECT_EQ(tracer.probe().ingress_only,
+            variant.loopback_egress ? std::vector<std::string>{} : std::vector<std::string>{"lo"});
+  if (variant.hook == live::trace::TcHook::Clsact)
+    expect_programs_on_clsact(ns.name(), hook_state(ns.name(), "lo"), variant.loopback_egress);
+  else
+    expect_programs_on_tcx(hook_state(ns.name(), "lo"), variant.loopback_egress);
+
+  std::vector<live::trace::TraceEvent> events;
+  auto poll_for = [&](int ms) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (std::chrono::steady_clock::now() < end)
+      for (auto& e : tracer.poll(50)) events.push_back(std::move(e));
+  };
+  {
+    Fds fds;
+    listen_in(ns.name(), fds, "127.0.0.1", 8090, 1);  // holds A = 2 > B = 1: the third SYN is dropped (§6.1)
+    {
+      Fds clients;
+      connect_in(ns.name(), clients, "127.0.0.1", 8090, 3);
+      connect_in(ns.name(), clients, "127.0.0.1", 8092, 1);  // nobody listens: RST (§2 step 3)
+      poll_for(500);
+    }  // closed before the sysctl changes: no SYN retransmission (§9) races the tracer's re-read
+    // tcp_syncookies=2: every SYN is answered with a cookie, no request kept (§10). The tracer
+    // re-reads the namespace's sysctls every 200 ms.
+    ns.sysctl("net.ipv4.tcp_syncookies=2");
+    poll_for(500);
+    listen_in(ns.name(), fds, "127.0.0.1", 8091, 8);
+    connect_in(ns.name(), fds, "127.0.0.1", 8091, 2);
+    poll_for(600);
+    for (auto& e : tracer.stop()) events.push_back(std::move(e));
+  }
+  std::map<std::string, int> seen;  // "port kind predicted observed confirmation"
+  for (const auto& e : events) {
+    EXPECT_NE(e.confirmation, Confirmation::Contradicted) << e.summary() << " " << e.note;
+    seen[fmt::format("{} {} {} {} {}", e.local.port, live::trace::to_string(e.kind), model::to_string(e.predicted.action),
+                     live::trace::to_string(e.observed), live::trace::to_string(e.confirmation))]++;
+  }
+  std::string all;
+  for (const auto& [k, n] : seen) all += fmt::format("{} x{}\n", k, n);
+  auto count = [&](const std::string& k) { return seen.count(k) ? seen.at(k) : 0; };
+  const std::string synack(model::to_string(model::Action::SynAck)), cookie(model::to_string(model::Action::CookieSynAck));
+  const std::string drop(model::to_string(model::Action::Drop)), rst(model::to_string(model::Action::Rst));
+  const std::string child(model::to_string(model::Action::ChildCreated));
+  EXPECT_EQ(count("8090 SYN " + synack + " SYN-ACK confirmed"), 2) << all;
+  EXPECT_EQ(count("8090 final ACK " + child + " nothing confirmed"), 2) << all;
+  // The third client's SYN (and its retransmission 1 s later, §9, if the machine is slow).
+  EXPECT_GE(count("8090 SYN " + drop + " nothing confirmed"), 1) << all;
+  EXPECT_EQ(count("8092 SYN " + rst + " RST confirmed"), 1) << all;
+  EXPECT_EQ(count("8091 SYN " + cookie + " cookie SYN-ACK confirmed"), 2) << all;
+  EXPECT_EQ(count("8091 cookie ACK " + child + " nothing confirmed"), 2) << all;
+  for (const auto& e : events)
+    if (e.dropped()) EXPECT_EQ(e.cause(), "accept_queue_full") << e.summary();
+  for (const auto& c : tracer.counter_checks()) EXPECT_TRUE(c.agrees()) << model::counter_info(c.counter).field << "\n" << all;
+  EXPECT_EQ(tracer.lost(), 0u);
+  EXPECT_EQ(hook_state(ns.name(), "lo"), before);
+}
+
+TEST(TraceNetns, LoopbackIngressOnlyConfirmsSynAckCookieSynAckRstAndDrop_S10_S2) {
+  SKIP_UNLESS_TRACE();
+  trace_every_answer_on_lo({live::trace::TcHook::Auto, false, "tr-lo"});
+}
+
+TEST(TraceNetns, LoopbackIngressOnlyOnClsactConfirmsTheSame) {
+  SKIP_UNLESS_TRACE();
+  trace_every_answer_on_lo({live::trace::TcHook::Clsact, false, "tr-locl"});
+}
+
+TEST(TraceNetns, LoopbackWithBothHooksConfirmsTheSame) {
+  SKIP_UNLESS_TRACE();
+  trace_every_answer_on_lo({live::trace::TcHook::Auto, true, "tr-lo2"});
+}
+
 // `synscope trace --netns NS ARGS...` in a child process, its output discarded; the child's pid.
 pid_t spawn_trace(const std::string& ns, std::vector<std::string> args) {
   args.insert(args.begin(), {SYNSCOPE_BINARY, "trace", "--netns", ns});
@@ -320,7 +423,7 @@ TEST(TraceNetns, JsonEventsAndSummary) {
   // The clients start once the tracer says it is attached (loading the programs can take seconds
   // on a loaded machine); --duration counts from then.
   BackgroundCommand trace(synscope_binary() + " trace --json --duration 3s --netns " + ns.name(), dir.file("trace.out"));
-  ASSERT_FALSE(trace.wait_for_line("synscope trace: TC ingress/egress", 60).empty()) << trace.log();
+  ASSERT_FALSE(trace.wait_for_line("synscope trace: TC ingress", 60).empty()) << trace.log();
   connect_in(ns.name(), fds, "127.0.0.1", 8081, 2);
   ASSERT_EQ(trace.wait_for_exit(30), 0) << trace.log();
   std::vector<nlohmann::json> lines;
@@ -334,7 +437,10 @@ TEST(TraceNetns, JsonEventsAndSummary) {
   // The hook in use, the same in the start-up line and the summary.
   const std::string hook = summary["tc_hook"];
   EXPECT_TRUE(hook == "tcx" || hook == "clsact") << hook;
-  EXPECT_NE(trace.log().find("synscope trace: TC ingress/egress (" + hook + ") on lo"), std::string::npos) << trace.log();
+  EXPECT_NE(trace.log().find("synscope trace: TC ingress only (" + hook + "; loopback: egress seen at ingress) on lo +"),
+            std::string::npos)
+      << trace.log();
+  EXPECT_EQ(summary["ingress_only"], nlohmann::json::array({"lo"})) << summary.dump();
   int dropped = 0;
   for (std::size_t i = 0; i + 1 < lines.size(); ++i) {
     EXPECT_EQ(lines[i]["type"], "event");

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
-/* synscope trace: the kernel side. Three programs:
+/* synscope trace: the kernel side. Four programs:
  *  - syn_ingress (TC ingress, tcx or clsact): for each inbound SYN, find the socket it will hit with
  *    bpf_skc_lookup_tcp (the lookup tcp_v4_rcv does next, §2) and read the listener's queues
  *    (A, B, Q, young: §6) before the kernel decides; for a final ACK of a handshake we saw
  *    answered, read the same numbers through the request's listener (§5.1 step 7).
  *  - syn_egress (TC egress): what actually leaves: SYN-ACK (from a request, or a cookie
  *    SYN-ACK with no request behind it, §10) or RST.
+ *  - syn_ingress_lo (TC ingress of a loopback device, alone): both jobs, since on lo every packet
+ *    that leaves comes straight back in (the tracer attaches no egress program there).
  *  - synack_retrans (raw tracepoint tcp_retransmit_synack): the SYN-ACK timer (§5.3), which is
  *    what follows a final ACK dropped on a full accept queue (§5.2).
  * No decision is made here: userspace applies the model's rules to the numbers (model::decide_syn).
@@ -282,27 +284,20 @@ static __always_inline void key_of(struct handshake_key *k, const __u8 *peer, __
   k->local_port = local_port;
 }
 
-SEC("tc")
-int syn_ingress(struct __sk_buff *skb) {
-  struct segment s = {};
-  if (parse_segment(skb, &s) < 0) return TC_NEXT;
-  if (!(s.flags & (TCPF_SYN | TCPF_ACK)) || (s.flags & TCPF_RST)) return TC_NEXT;
-  struct syn_trace_config *cfg = get_config();
-  if (cfg && cfg->port && s.dport != bpf_htons(cfg->port)) return TC_NEXT;
-
-  int is_syn = (s.flags & TCPF_SYN) && !(s.flags & TCPF_ACK);
+/* An inbound SYN (is_syn) or an ACK of a handshake we saw answered: find the socket the kernel's
+ * own lookup will find (§2 step 3), read the listener's numbers, and record them. */
+static __always_inline int trace_inbound(struct __sk_buff *skb, struct segment *s, int is_syn) {
   struct handshake_key k = {};
   if (is_syn) {
-    if (s.doff > 20) parse_ts(skb, s.l4 + 20, s.doff - 20, &s);
+    if (s->doff > 20) parse_ts(skb, s->l4 + 20, s->doff - 20, s);
   } else {
-    if (s.flags & TCPF_SYN) return TC_NEXT; /* SYN-ACK: our own connect()s */
-    key_of(&k, s.saddr, s.sport, s.daddr, s.dport);
+    key_of(&k, s->saddr, s->sport, s->daddr, s->dport);
     if (!bpf_map_lookup_elem(&handshakes, &k)) return TC_NEXT;
   }
   stat_add(SYN_TRACE_STAT_SEEN);
 
-  set_tuple(&s, s.saddr, s.sport, s.daddr, s.dport);
-  struct bpf_sock *sk = bpf_skc_lookup_tcp(skb, &s.tuple, s.tuple_len, BPF_F_CURRENT_NETNS, 0);
+  set_tuple(s, s->saddr, s->sport, s->daddr, s->dport);
+  struct bpf_sock *sk = bpf_skc_lookup_tcp(skb, &s->tuple, s->tuple_len, BPF_F_CURRENT_NETNS, 0);
   __u8 found = SYN_TRACE_FOUND_NONE;
   struct syn_trace_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
   if (!e) {
@@ -311,7 +306,7 @@ int syn_ingress(struct __sk_buff *skb) {
     return TC_NEXT;
   }
   __builtin_memset(e, 0, sizeof(*e));
-  fill_common(e, is_syn ? SYN_TRACE_SYN_IN : SYN_TRACE_ACK_IN, &s, 1);
+  fill_common(e, is_syn ? SYN_TRACE_SYN_IN : SYN_TRACE_ACK_IN, s, 1);
   if (sk) {
     found = found_of(sk->state);
     if (found == SYN_TRACE_FOUND_LISTEN) {
@@ -335,7 +330,7 @@ int syn_ingress(struct __sk_buff *skb) {
      * child exists or nothing is there, or when the accept queue has room, so that this ACK
      * creates the child under every profile's rule (§5.1 step 7, §14). A final ACK that meets a
      * full queue keeps the entry: the client's next ACK is the one to watch (§5.2), and a
-     * retransmitted SYN-ACK puts the entry back in any case (syn_egress). */
+     * retransmitted SYN-ACK puts the entry back in any case (trace_outbound). */
     int over = found != SYN_TRACE_FOUND_NEW_SYN_RECV && found != SYN_TRACE_FOUND_LISTEN;
     if (over || (e->listener_known && e->accept_queue < e->backlog)) bpf_map_delete_elem(&handshakes, &k);
     if (over) {
@@ -347,46 +342,95 @@ int syn_ingress(struct __sk_buff *skb) {
   return TC_NEXT;
 }
 
-SEC("tc")
-int syn_egress(struct __sk_buff *skb) {
-  struct segment s = {};
-  if (parse_segment(skb, &s) < 0) return TC_NEXT;
-  int synack = (s.flags & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK);
-  int rst = (s.flags & TCPF_RST) != 0;
-  if (!synack && !rst) return TC_NEXT;
-  struct syn_trace_config *cfg = get_config();
-  if (cfg && cfg->port && s.sport != bpf_htons(cfg->port)) return TC_NEXT;
+/* An answer this host sends (SYN-ACK or RST), seen leaving (syn_egress) or, on a loopback device,
+ * arriving back (syn_ingress_lo). `owner` is the socket that sent it when the hook still sees it:
+ * at egress a normal SYN-ACK carries its request sock as skb->sk; at loopback ingress the skb has
+ * been orphaned on its way through the device, so `owner` is NULL and the lookup answers. */
+static __always_inline int trace_outbound(struct __sk_buff *skb, struct segment *s, int synack, struct bpf_sock *owner) {
   stat_add(SYN_TRACE_STAT_SEEN);
-
   struct syn_trace_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
   if (!e) {
     stat_add(SYN_TRACE_STAT_LOST);
     return TC_NEXT;
   }
   __builtin_memset(e, 0, sizeof(*e));
-  fill_common(e, synack ? SYN_TRACE_SYNACK_OUT : SYN_TRACE_RST_OUT, &s, 0);
+  fill_common(e, synack ? SYN_TRACE_SYNACK_OUT : SYN_TRACE_RST_OUT, s, 0);
   if (synack) {
     /* A request in ehash behind this SYN-ACK means a queued request; only the listener means a
-     * cookie (§10: cookie mode keeps no request). A normal SYN-ACK carries its request sock as
-     * skb->sk (a cookie one carries none), which saves the lookup on the common path. */
-    struct bpf_sock *owner = skb->sk;
+     * cookie (§10: cookie mode keeps no request; 4.4+ insert the request before sending the
+     * SYN-ACK, §3.4, so it is there when the SYN-ACK is seen, at egress or back at loopback
+     * ingress, before the client can have answered it). The lookup uses the tuple as the server
+     * sees it (src = peer), exactly as the kernel will for the client's ACK (§2 step 3). */
     if (owner && owner->state == SYN_TRACE_FOUND_NEW_SYN_RECV) {
       e->found = SYN_TRACE_FOUND_NEW_SYN_RECV;
     } else {
-      set_tuple(&s, s.daddr, s.dport, s.saddr, s.sport);
-      struct bpf_sock *sk = bpf_skc_lookup_tcp(skb, &s.tuple, s.tuple_len, BPF_F_CURRENT_NETNS, 0);
+      set_tuple(s, s->daddr, s->dport, s->saddr, s->sport);
+      struct bpf_sock *sk = bpf_skc_lookup_tcp(skb, &s->tuple, s->tuple_len, BPF_F_CURRENT_NETNS, 0);
       if (sk) {
         e->found = found_of(sk->state);
         bpf_sk_release(sk);
       }
     }
     struct handshake_key k = {};
-    key_of(&k, s.daddr, s.dport, s.saddr, s.sport);
+    key_of(&k, s->daddr, s->dport, s->saddr, s->sport);
     __u8 one = 1;
     bpf_map_update_elem(&handshakes, &k, &one, BPF_ANY);
   }
   bpf_ringbuf_submit(e, wakeup_flags());
   return TC_NEXT;
+}
+
+/* The port filter, in network order (0 = every port). */
+static __always_inline __u16 filter_port(void) {
+  struct syn_trace_config *cfg = get_config();
+  return cfg ? bpf_htons(cfg->port) : 0;
+}
+
+SEC("tc")
+int syn_ingress(struct __sk_buff *skb) {
+  struct segment s = {};
+  if (parse_segment(skb, &s) < 0) return TC_NEXT;
+  if (!(s.flags & (TCPF_SYN | TCPF_ACK)) || (s.flags & TCPF_RST)) return TC_NEXT;
+  if ((s.flags & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK)) return TC_NEXT; /* SYN-ACK: our own connect()s */
+  __u16 port = filter_port();
+  if (port && s.dport != port) return TC_NEXT;
+  return trace_inbound(skb, &s, !(s.flags & TCPF_ACK));
+}
+
+SEC("tc")
+int syn_egress(struct __sk_buff *skb) {
+  struct segment s = {};
+  if (parse_segment(skb, &s) < 0) return TC_NEXT;
+  int synack = (s.flags & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK);
+  if (!synack && !(s.flags & TCPF_RST)) return TC_NEXT;
+  __u16 port = filter_port();
+  if (port && s.sport != port) return TC_NEXT;
+  return trace_outbound(skb, &s, synack, skb->sk);
+}
+
+/* The one program on a loopback device (IFF_LOOPBACK). Every segment sent through lo egress comes
+ * back through lo ingress (the device hands it straight to the receive path), so a second program at
+ * egress would see each packet twice over for nothing. Here, at ingress:
+ *  - SYN, and ACKs of handshakes in flight: the inbound side, as syn_ingress (dest = local port);
+ *  - SYN-ACK and RST: on lo these are all this host's own answers, just after they left (a
+ *    remote server's SYN-ACK arrives on another device): the outbound side, as syn_egress
+ *    (source = local port), with a lookup for the SYN-ACK's request sock, since the device
+ *    orphaned the skb on its way through (skb->sk is not the request here). */
+SEC("tc")
+int syn_ingress_lo(struct __sk_buff *skb) {
+  struct segment s = {};
+  if (parse_segment(skb, &s) < 0) return TC_NEXT;
+  const __u8 f = s.flags;
+  const int synack = (f & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK);
+  if (synack || (f & TCPF_RST)) {
+    __u16 port = filter_port();
+    if (port && s.sport != port) return TC_NEXT;
+    return trace_outbound(skb, &s, synack, NULL);
+  }
+  if (!(f & (TCPF_SYN | TCPF_ACK))) return TC_NEXT;
+  __u16 port = filter_port();
+  if (port && s.dport != port) return TC_NEXT;
+  return trace_inbound(skb, &s, !(f & TCPF_ACK));
 }
 
 /* tcp:tcp_retransmit_synack(const struct sock *sk, const struct request_sock *req) */

@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -95,6 +97,7 @@ struct Attachment {
   std::string iface;
   int ifindex = 0;
   std::array<int, 2> tcx_links{-1, -1};  // ingress, egress
+  bool ingress_only = false;             // a loopback device: syn_ingress_lo alone
   bool created_qdisc = false;
   bool ingress = false, egress = false;  // clsact filters added
 };
@@ -110,12 +113,14 @@ void close_tcx_links(Attachment& a) {
     if (l >= 0) ::close(std::exchange(l, -1));
 }
 
-// Attach both programs as tcx links: 0, or the negative errno (nothing left attached) when the
-// kernel has no tcx. tcx runs the programs without the cls_bpf/tcf_classify layers around them:
-// a measurable part of the per-packet cost on a SYN load (bench/trace_overhead.sh).
+// Attach the programs as tcx links (no egress program when `egress_fd` < 0): 0, or the negative
+// errno (nothing left attached) when the kernel has no tcx. tcx runs the programs without the
+// cls_bpf/tcf_classify layers around them: a measurable part of the per-packet cost on a SYN load
+// (bench/trace_overhead.sh).
 int attach_tcx(Attachment& a, int ingress_fd, int egress_fd) {
   const std::array<std::pair<int, int>, 2> hooks{{{ingress_fd, kTcxIngress}, {egress_fd, kTcxEgress}}};
   for (std::size_t i = 0; i < hooks.size(); ++i) {
+    if (hooks[i].first < 0) continue;
     int fd = bpf_link_create(hooks[i].first, a.ifindex, static_cast<bpf_attach_type>(hooks[i].second), nullptr);
     if (fd < 0) {
       close_tcx_links(a);
@@ -133,6 +138,17 @@ std::string hooks_in_use(const std::vector<Attachment>& attachments) {
   const bool tcx = std::any_of(attachments.begin(), attachments.end(), on_tcx);
   const bool clsact = !std::all_of(attachments.begin(), attachments.end(), on_tcx);
   return tcx && clsact ? "tcx+clsact" : tcx ? "tcx" : clsact ? "clsact" : "";
+}
+
+// IFF_LOOPBACK on `name`, asked through a socket of the calling thread's namespace.
+bool is_loopback(const std::string& name) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  const bool lo = ::ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_LOOPBACK) != 0;
+  ::close(fd);
+  return lo;
 }
 
 std::uint32_t netns_inode(const std::string& netns) {
@@ -314,12 +330,20 @@ void SynTracer::start() {
     }
     for (const auto& [name, index] : ifaces) {
       Attachment a{name, index};
+      // A loopback device hands every packet from its egress straight to its ingress: one program
+      // there sees SYNs, ACKs and this host's answers alike, at half the hook runs (docs/trace.md).
+      a.ingress_only = !options_.loopback_egress && is_loopback(name);
+      bpf_program* const ingress_prog = a.ingress_only ? impl_->skel->progs.syn_ingress_lo : impl_->skel->progs.syn_ingress;
+      auto attached = [&](const Attachment& done) {
+        probe_.interfaces.push_back(name);
+        if (done.ingress_only) probe_.ingress_only.push_back(name);
+      };
       if (options_.tc_hook != TcHook::Clsact) {
-        const int err = attach_tcx(a, bpf_program__fd(impl_->skel->progs.syn_ingress),
-                                   bpf_program__fd(impl_->skel->progs.syn_egress));
+        const int err = attach_tcx(a, bpf_program__fd(ingress_prog),
+                                   a.ingress_only ? -1 : bpf_program__fd(impl_->skel->progs.syn_egress));
         if (err == 0) {
           impl_->attachments.push_back(a);
-          probe_.interfaces.push_back(name);
+          attached(a);
           continue;
         }
         if (options_.tc_hook == TcHook::Tcx) {
@@ -341,8 +365,9 @@ void SynTracer::start() {
       a.created_qdisc = err == 0;
       impl_->attachments.push_back(a);
       auto& added = impl_->attachments.back();
-      for (auto [point, prog, flag] : {std::tuple{BPF_TC_INGRESS, impl_->skel->progs.syn_ingress, &added.ingress},
+      for (auto [point, prog, flag] : {std::tuple{BPF_TC_INGRESS, ingress_prog, &added.ingress},
                                        std::tuple{BPF_TC_EGRESS, impl_->skel->progs.syn_egress, &added.egress}}) {
+        if (point == BPF_TC_EGRESS && added.ingress_only) continue;
         hook.attach_point = point;
         bpf_tc_opts opts{};
         opts.sz = sizeof opts;
@@ -357,7 +382,7 @@ void SynTracer::start() {
         *flag = true;
       }
       if (!attach_error.empty()) break;
-      probe_.interfaces.push_back(name);
+      attached(added);
     }
     probe_.tc_hook = hooks_in_use(impl_->attachments);
   });

@@ -8,8 +8,8 @@
 //   t.stop();                        // detaches, removes what it added to tc, judges what is left
 //   t.drops_by_cause();              // {"accept_queue_full": 12, …}: the exporter's labelled counter
 //
-// Path: TC clsact ingress/egress on the interface inside the namespace (bpf_skc_lookup_tcp + CO-RE
-// reads of the listener) and the raw tracepoint tcp_retransmit_synack. fentry and kprobes are probed
+// Path: TC ingress/egress (tcx links or clsact) on the interfaces inside the namespace, ingress only
+// on loopback devices (bpf_skc_lookup_tcp + CO-RE reads of the listener) and the raw tracepoint tcp_retransmit_synack. fentry and kprobes are probed
 // at start-up and reported (§17: refused / absent on 6.18 here); the TC path is used either way.
 // Fallback (Mode::Sampling, when BPF cannot run or on request): no per-SYN events; drops by cause
 // come from counter deltas and listeners from sock_diag, sampled at each poll().
@@ -47,6 +47,11 @@ struct TraceOptions {
   std::uint16_t port = 0;     // 0 = every local port
   Mode mode = Mode::Bpf;
   TcHook tc_hook = TcHook::Auto;
+  // On a loopback device (IFF_LOOPBACK) every packet that leaves through egress comes back through
+  // ingress, so by default only the ingress program is attached there and sees both directions
+  // (docs/trace.md, "Hooks"). true: attach both programs there too, as on other devices (the
+  // design before; kept for comparison, e.g. bench/trace_overhead.sh --compare).
+  bool loopback_egress = false;
   std::int64_t window_ns = 250'000'000;  // confirmation window (Correlator)
 };
 
@@ -59,6 +64,8 @@ struct HookProbe {
   std::string tc_hook;       // how the TC programs are attached: "tcx" (links, 6.6+), "clsact", or
                              // "tcx+clsact" when some interfaces refused tcx
   std::vector<std::string> interfaces;  // where TC programs are attached
+  std::vector<std::string> ingress_only;  // of those, the loopback devices with only the ingress
+                                          // program (it sees what leaves as it comes back in)
 };
 
 // A counter that moved in the namespace, next to what the traced decisions predict for it.

@@ -74,12 +74,21 @@ std::string probe_text(const SynTracer& t) {
   if (t.mode() == Mode::Sampling)
     return fmt::format("synscope trace: fallback mode (counters and sock_diag listeners, no per-SYN events) in {}{}", where,
                        o.port ? fmt::format(", port {}", o.port) : "");
-  std::string ifaces;
-  for (const auto& i : p.interfaces) ifaces += (ifaces.empty() ? "" : ", ") + i;
-  return fmt::format("synscope trace: TC ingress/egress ({}) on {} + raw tracepoint tcp_retransmit_synack in {}{} "
-                     "(fentry: {}; kprobes: {})",
-                     p.tc_hook, ifaces.empty() ? "no interface" : ifaces, where, o.port ? fmt::format(", port {}", o.port) : "",
-                     p.fentry, p.kprobe);
+  // Which hooks are attached where: both directions on ordinary devices; ingress alone on a
+  // loopback device, where what leaves is seen coming back in.
+  std::string both, single;
+  for (const auto& i : p.interfaces) {
+    auto& list = std::find(p.ingress_only.begin(), p.ingress_only.end(), i) != p.ingress_only.end() ? single : both;
+    list += (list.empty() ? "" : ", ") + i;
+  }
+  std::string hooks;
+  if (!both.empty() || single.empty())
+    hooks = fmt::format("TC ingress/egress ({}) on {}", p.tc_hook, both.empty() ? "no interface" : both);
+  if (!single.empty())
+    hooks += fmt::format("{}TC ingress only ({}; loopback: egress seen at ingress) on {}", hooks.empty() ? "" : ", ",
+                         p.tc_hook, single);
+  return fmt::format("synscope trace: {} + raw tracepoint tcp_retransmit_synack in {}{} (fentry: {}; kprobes: {})", hooks,
+                     where, o.port ? fmt::format(", port {}", o.port) : "", p.fentry, p.kprobe);
 }
 
 std::string summary_text(const SynTracer& t) {
@@ -136,6 +145,7 @@ nlohmann::json summary_json(const SynTracer& t) {
   j["kprobe"] = t.probe().kprobe;
   j["tc_hook"] = t.probe().tc_hook;
   j["interfaces"] = t.probe().interfaces;
+  j["ingress_only"] = t.probe().ingress_only;
   nlohmann::json drops = nlohmann::json::array();
   for (const auto& d : t.drops_by_cause()) drops.push_back({{"cause", d.cause}, {"section", d.section}, {"count", d.count}});
   j["drops_by_cause"] = drops;
