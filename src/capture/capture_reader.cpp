@@ -904,13 +904,10 @@ struct Decoder {
 
   // ---- TCP ----
 
-  Result tcp(const std::uint8_t* src, const std::uint8_t* dst, bool v6, std::uint8_t ttl, const std::uint8_t* p,
-             std::uint32_t len) {
-    const std::size_t have = avail(p);
-    if (have < 16) return Result::Truncated;  // not even ports, numbers, flags and window
-    const std::size_t doff = static_cast<std::size_t>(p[12] >> 4) * 4;
-    if (doff < 20 || doff > len) return Result::Malformed;
-    PacketRecord& r = out->tcp;
+  // The fixed TCP header at p (at least 16 bytes captured) and the IP addresses around it; the
+  // option list emptied for the caller to fill.
+  static void fill_tcp_header(PacketRecord& r, const std::uint8_t* src, const std::uint8_t* dst, bool v6,
+                              std::uint8_t ttl, const std::uint8_t* p, std::uint32_t payload_len) {
     set_addr(r.src.addr, src, v6);
     set_addr(r.dst.addr, dst, v6);
     r.src.port = be16(p);
@@ -919,9 +916,19 @@ struct Decoder {
     r.ack = be32(p + 8);
     r.flags = p[13];
     r.window = be16(p + 14);
-    r.payload_len = static_cast<std::uint32_t>(len - doff);
+    r.payload_len = payload_len;
     r.ttl = ttl;
     r.options.clear();
+  }
+
+  Result tcp(const std::uint8_t* src, const std::uint8_t* dst, bool v6, std::uint8_t ttl, const std::uint8_t* p,
+             std::uint32_t len) {
+    const std::size_t have = avail(p);
+    if (have < 16) return Result::Truncated;  // not even ports, numbers, flags and window
+    const std::size_t doff = static_cast<std::size_t>(p[12] >> 4) * 4;
+    if (doff < 20 || doff > len) return Result::Malformed;
+    PacketRecord& r = out->tcp;
+    fill_tcp_header(r, src, dst, v6, ttl, p, static_cast<std::uint32_t>(len - doff));
     r.truncated = have < doff;
     if (have > 20) parse_options(p + 20, p + std::min(have, doff), r.truncated, r.options);
     inner_v6 = v6;
@@ -1155,17 +1162,7 @@ inline bool decode_plain_tcp(int dlt, const std::uint8_t* data, std::uint32_t ca
   const std::uint32_t have = caplen - kEthernet - kIp;
   if (doff < kTcp || doff > total - kIp || have < doff) return false;
   PacketRecord& r = out.tcp;
-  Decoder::set_addr(r.src.addr, ip + 12, false);
-  Decoder::set_addr(r.dst.addr, ip + 16, false);
-  r.src.port = be16(p);
-  r.dst.port = be16(p + 2);
-  r.seq = be32(p + 4);
-  r.ack = be32(p + 8);
-  r.flags = p[13];
-  r.window = be16(p + 14);
-  r.payload_len = total - kIp - doff;
-  r.ttl = ip[8];
-  r.options.clear();
+  Decoder::fill_tcp_header(r, ip + 12, ip + 16, false, ip[8], p, total - kIp - doff);
   r.truncated = false;
   if (doff == kTcp + 12 && le32(p + kTcp) == 0x0a080101u) {  // NOP, NOP, timestamps: most segments of a
     r.options.nop();                                            // connection with timestamps on
