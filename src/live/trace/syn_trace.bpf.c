@@ -22,6 +22,9 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* Generic kfunc (6.2+): `obj` as a read-only pointer to the BTF type `btf_id`. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
 /* Observers let the packet go on to whatever else is attached: TC_ACT_UNSPEC continues the
  * clsact filter chain, and is TCX_NEXT for tcx links. TC_ACT_OK would end the chain. */
 #define TC_NEXT (-1)
@@ -117,28 +120,52 @@ static __always_inline __u32 mask63(__u32 idx) {
   return idx;
 }
 
-/* TSval from the TCP options (RFC 7323 kind 8), if present. Bounded walk over at most 40 bytes. */
-static __always_inline void parse_ts(struct __sk_buff *skb, __u32 opt_off, __u32 opt_len, struct segment *s) {
+/* TSval from the TCP options (RFC 7323 kind 8): (1 << 32) | TSval, or 0 when absent. Bounded walk
+ * over at most 40 bytes. A global (not inlined) function: the verifier checks it once, on its own,
+ * instead of once for each path of each program that reaches it (the loop's states multiplied
+ * the programs' verification, and the tracer's start-up, several times over). */
+__attribute__((noinline)) __u64 ts_option_walk(struct __sk_buff *skb, __u32 opt_off, __u32 opt_len) {
   __u32 zero = 0;
   struct options_buf *o = bpf_map_lookup_elem(&options_scratch, &zero);
-  if (!o || opt_len == 0 || opt_len > 40) return;
+  if (!o || opt_len == 0 || opt_len > 40) return 0;
   /* (n - 1) & 63 + 1 keeps the verifier's range at [1, 64] for n in [1, 40]. */
-  if (bpf_skb_load_bytes(skb, opt_off, o->b, ((opt_len - 1) & 0x3f) + 1) < 0) return;
+  if (bpf_skb_load_bytes(skb, opt_off, o->b, ((opt_len - 1) & 0x3f) + 1) < 0) return 0;
   __u32 i = 0;
   for (int n = 0; n < 20; n++) {
-    if (i >= opt_len || i >= 40) return;
+    if (i >= opt_len || i >= 40) return 0;
     __u8 kind = o->b[mask63(i)];
-    if (kind == 0) return;
+    if (kind == 0) return 0;
     if (kind == 1) { i++; continue; }
     __u8 len = o->b[mask63(i + 1)];
-    if (len < 2) return;
+    if (len < 2) return 0;
     if (kind == 8 && len == 10 && i + 10 <= opt_len) {
       __u32 j = mask63(i + 2);
-      s->tsval = ((__u32)o->b[j] << 24) | ((__u32)o->b[j + 1] << 16) | ((__u32)o->b[j + 2] << 8) | (__u32)o->b[j + 3];
+      return (1ULL << 32) | ((__u32)o->b[j] << 24) | ((__u32)o->b[j + 1] << 16) | ((__u32)o->b[j + 2] << 8) |
+             (__u32)o->b[j + 3];
+    }
+    i += len;
+  }
+  return 0;
+}
+
+/* The SYN's TSval: first where a Linux client puts it (MSS at option byte 0, SACK-permitted at 4,
+ * the timestamp option at 6: kinds and lengths checked, read by direct packet access, no helper
+ * call), else by walking the options. */
+static __always_inline void parse_ts(struct __sk_buff *skb, __u32 opt_off, __u32 opt_len, struct segment *s) {
+  void *data = (void *)(long)skb->data;
+  void *end = (void *)(long)skb->data_end;
+  if (opt_len >= 16 && opt_off <= 128) {
+    const __u8 *o = data + (opt_off & 0xff);
+    if ((const void *)(o + 16) <= end && o[0] == 2 && o[1] == 4 && o[6] == 8 && o[7] == 10) {
+      s->tsval = ((__u32)o[8] << 24) | ((__u32)o[9] << 16) | ((__u32)o[10] << 8) | (__u32)o[11];
       s->has_ts = 1;
       return;
     }
-    i += len;
+  }
+  __u64 ts = ts_option_walk(skb, opt_off, opt_len);
+  if (ts >> 32) {
+    s->tsval = (__u32)ts;
+    s->has_ts = 1;
   }
 }
 
@@ -316,9 +343,11 @@ static __always_inline int trace_inbound(struct __sk_buff *skb, struct segment *
       struct tcp_request_sock *treq = bpf_skc_to_tcp_request_sock(sk);
       if (treq) {
         /* skc_listener sits in a union, which the verifier reads as a plain number, not a
-         * pointer it can follow: probe reads here (once per handshake, at its final ACK). */
-        const struct sock *lsk = BPF_CORE_READ(treq, req.req.__req_common.skc_listener);
-        if (lsk) read_listener(lsk, e);
+         * pointer it can follow: bpf_rdonly_cast makes it one it can read through with plain
+         * (fault-tolerant) loads, instead of one probe-read helper call per field. */
+        struct tcp_sock *lsk = bpf_rdonly_cast((void *)treq->req.req.__req_common.skc_listener,
+                                               bpf_core_type_id_kernel(struct tcp_sock)); /* a TCP listener */
+        if (lsk) read_listener_btf((struct sock *)lsk, e);
       }
     }
     bpf_sk_release(sk);
