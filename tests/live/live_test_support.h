@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -116,27 +117,34 @@ class SynSender {
   SynSender(const std::string& ns, Fds& fds) {
     live::run_in_netns(ns, [&] { fd_ = fds.add(socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW)); });
   }
-  void send(const char* src, std::uint16_t sport, const char* dst, std::uint16_t dport, std::uint32_t isn) {
+  // `options`: the TCP option bytes, a multiple of 4 long (at most 40).
+  void send(const char* src, std::uint16_t sport, const char* dst, std::uint16_t dport, std::uint32_t isn,
+            const std::vector<std::uint8_t>& options = {}) {
     struct Packet {
       iphdr ip;
       tcphdr tcp;
+      std::uint8_t options[40];
     } p{};
+    if (options.size() % 4 != 0 || options.size() > sizeof p.options)
+      throw std::invalid_argument("TCP options must be a multiple of 4 bytes, at most 40");
+    std::copy(options.begin(), options.end(), p.options);
+    const std::size_t tcp_len = sizeof p.tcp + options.size();
     p.ip.version = 4;
     p.ip.ihl = 5;
     p.ip.ttl = 64;
     p.ip.protocol = IPPROTO_TCP;
-    p.ip.tot_len = htons(sizeof p);
+    p.ip.tot_len = htons(static_cast<std::uint16_t>(sizeof p.ip + tcp_len));
     inet_pton(AF_INET, src, &p.ip.saddr);
     inet_pton(AF_INET, dst, &p.ip.daddr);
     p.tcp.source = htons(sport);
     p.tcp.dest = htons(dport);
     p.tcp.seq = htonl(isn);
-    p.tcp.doff = 5;
+    p.tcp.doff = static_cast<std::uint16_t>(tcp_len / 4);
     p.tcp.syn = 1;
     p.tcp.window = htons(64240);
-    p.tcp.check = tcp_checksum(p.ip, &p.tcp, sizeof p.tcp);
+    p.tcp.check = tcp_checksum(p.ip, &p.tcp, tcp_len);
     auto to = ipv4(dst, dport);
-    if (sendto(fd_, &p, sizeof p, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) < 0)
+    if (sendto(fd_, &p, sizeof p.ip + tcp_len, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) < 0)
       throw std::runtime_error(std::string("raw sendto: ") + std::strerror(errno));
   }
 

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <nlohmann/json.hpp>
@@ -309,7 +310,9 @@ void trace_every_answer_on_lo(const LoopbackRun& variant) {
   EXPECT_EQ(count("8091 SYN " + cookie + " cookie SYN-ACK confirmed"), 2) << all;
   EXPECT_EQ(count("8091 cookie ACK " + child + " nothing confirmed"), 2) << all;
   for (const auto& e : events)
-    if (e.dropped()) EXPECT_EQ(e.cause(), "accept_queue_full") << e.summary();
+    if (e.dropped()) {
+      EXPECT_EQ(e.cause(), "accept_queue_full") << e.summary();
+    }
   for (const auto& c : tracer.counter_checks()) EXPECT_TRUE(c.agrees()) << model::counter_info(c.counter).field << "\n" << all;
   EXPECT_EQ(tracer.lost(), 0u);
   EXPECT_EQ(hook_state(ns.name(), "lo"), before);
@@ -456,6 +459,49 @@ TEST(TraceNetns, JsonEventsAndSummary) {
   ASSERT_FALSE(summary["drops_by_cause"].empty()) << summary.dump();
   EXPECT_EQ(summary["drops_by_cause"][0]["cause"], "accept_queue_full");
   EXPECT_EQ(summary["drops_by_cause"][0]["count"], dropped);
+}
+
+// A SYN's TSval (§8) is read straight from the packet where a Linux client puts it, and by walking
+// the options otherwise: raw SYNs with a Linux layout, a macOS layout (timestamps after window scale,
+// SACK-permitted last), a layout that hides the timestamp behind an unknown option, and none at all.
+TEST(TraceNetns, SynTsvalIsReadFromEveryOptionLayout_S8) {
+  SKIP_UNLESS_TRACE();
+  TestNetns ns("tr-ts");
+  TempDir dir;
+  Fds fds;
+  listen_in(ns.name(), fds, "127.0.0.1", 8083, 16);
+  BackgroundCommand trace(synscope_binary() + " trace --json --duration 2s --port 8083 --netns " + ns.name(),
+                          dir.file("trace.out"));
+  ASSERT_FALSE(trace.wait_for_line("synscope trace: TC ingress", 60).empty()) << trace.log();
+  auto ts = [](std::uint32_t v) {
+    return std::vector<std::uint8_t>{8, 10, std::uint8_t(v >> 24), std::uint8_t(v >> 16), std::uint8_t(v >> 8),
+                                     std::uint8_t(v), 0, 0, 0, 0};
+  };
+  auto cat = [](std::vector<std::vector<std::uint8_t>> parts) {
+    std::vector<std::uint8_t> out;
+    for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+    return out;
+  };
+  const std::vector<std::uint8_t> mss{2, 4, 0x05, 0xb4}, sack{4, 2}, nop{1}, ws{3, 3, 7}, eol{0};
+  const std::map<std::uint32_t, std::optional<std::uint32_t>> want{
+      {1001, 0x11223344}, {1002, 0x55667788}, {1003, 0x0a0b0c0d}, {1004, std::nullopt}};
+  SynSender syn(ns.name(), fds);
+  syn.send("127.0.0.2", 40001, "127.0.0.1", 8083, 1001, cat({mss, sack, ts(0x11223344), nop, ws}));       // Linux
+  syn.send("127.0.0.3", 40002, "127.0.0.1", 8083, 1002, cat({mss, nop, ws, nop, nop, ts(0x55667788), sack, eol, eol}));  // macOS
+  syn.send("127.0.0.4", 40003, "127.0.0.1", 8083, 1003,
+           cat({{30, 6, 1, 2, 3, 4}, nop, nop, ts(0x0a0b0c0d), mss, eol, eol}));  // an unknown option (30, MPTCP) first
+  syn.send("127.0.0.5", 40004, "127.0.0.1", 8083, 1004, cat({mss, nop, ws, nop, nop, sack}));  // no timestamps
+  ASSERT_EQ(trace.wait_for_exit(30), 0) << trace.log();
+  std::map<std::uint32_t, std::optional<std::uint32_t>> got;
+  for (const auto& line : split_lines(trace.log())) {
+    if (line.starts_with("synscope trace:")) continue;
+    const auto j = nlohmann::json::parse(line);
+    if (j["type"] != "event" || j["segment"] != "SYN") continue;
+    const auto seq = j["seq"].get<std::uint32_t>();
+    if (!want.count(seq) || got.count(seq)) continue;
+    got[seq] = j.contains("tsval") ? std::optional<std::uint32_t>(j["tsval"].get<std::uint32_t>()) : std::nullopt;
+  }
+  EXPECT_EQ(got, want) << trace.log();
 }
 
 TEST(TraceNetns, FallbackCountsDropsFromCounters_S3_8) {
