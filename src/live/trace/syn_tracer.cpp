@@ -335,8 +335,8 @@ void SynTracer::start() {
       a.ingress_only = !options_.loopback_egress && is_loopback(name);
       bpf_program* const ingress_prog = a.ingress_only ? impl_->skel->progs.syn_ingress_lo : impl_->skel->progs.syn_ingress;
       auto attached = [&](const Attachment& done) {
-        probe_.interfaces.push_back(name);
-        if (done.ingress_only) probe_.ingress_only.push_back(name);
+        probe_.interfaces.push_back(done.iface);
+        if (done.ingress_only) probe_.ingress_only.push_back(done.iface);
       };
       if (options_.tc_hook != TcHook::Clsact) {
         const int err = attach_tcx(a, bpf_program__fd(ingress_prog),
