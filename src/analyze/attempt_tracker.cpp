@@ -93,7 +93,6 @@ struct alignas(64) Flow {
   std::int64_t last_synack = INT64_MIN / 2;
   bool live = false;
   std::uint8_t lanes_queued = 0;  // bit per expiry lane the flow waits in
-  bool attempt_open = false;     // an attempt is being collected and was not sent to the sink yet
   bool syn_seen = false;
   bool client_ts = false, server_ts = false;
   bool client_fin = false, server_fin = false, reset = false;
@@ -108,11 +107,12 @@ struct alignas(64) Flow {
   bool syn_has_ts = false, syn_sack = false, syn_ecn = false;
   std::int8_t syn_wscale = -1;
   PacketEndpoint client, server;  // the flow's ends (roles settle with its first handshake packet)
-  // The attempt being collected, only while attempt_open: attempts live apart from flows (AttemptPool),
-  // so that the many packets of a connection after its handshake touch a flow of two cache lines,
-  // not one carrying ~500 bytes of attempt.
+  // The attempt being collected, until it goes to the sink; null when none is open. Attempts live
+  // apart from flows (AttemptPool), so that the many packets of a connection after its handshake
+  // touch a flow of two cache lines, not one carrying ~500 bytes of attempt.
   Attempt* a = nullptr;
 
+  bool attempt_open() const { return a != nullptr; }
   bool closed() const { return reset || (client_fin && server_fin); }
 };
 static_assert(sizeof(Flow) == 128, "a flow is two cache lines: the look-ahead prefetches exactly those");
@@ -301,7 +301,7 @@ struct AttemptTracker::Impl {
     lanes[best].pop_front();
     Flow& f = flows[e.flow];
     f.lanes_queued &= static_cast<std::uint8_t>(~(1u << best));
-    if (f.attempt_open) finish_attempt(f, false);
+    if (f.attempt_open()) finish_attempt(f, false);
     remove_flow(f);
     ++stats.evicted_flows;
   }
@@ -338,7 +338,6 @@ struct AttemptTracker::Impl {
     if (f.a) {  // callers finish an open attempt first; this only keeps the pool whole if one did not
       attempts.give_back(f.a);
       f.a = nullptr;
-      f.attempt_open = false;
     }
     release_half_open(f);
     release_idle_child(f);
@@ -383,7 +382,7 @@ struct AttemptTracker::Impl {
   // ---- expiry ------------------------------------------------------------------------------------
 
   Lane lane_of(const Flow& f) const {
-    if (f.attempt_open) {
+    if (f.attempt_open()) {
       // After an ignored final ACK the server may still take the connection once its queue drains:
       // wait as for any SYN-ACK'd handshake.
       if (f.a->client_ack_at && f.a->synacks_after_ack == 0) return Acked;
@@ -423,7 +422,7 @@ struct AttemptTracker::Impl {
         Flow& f = flows[e.flow];
         if (!f.live || f.gen != e.gen) continue;
         f.lanes_queued &= static_cast<std::uint8_t>(~(1u << l));
-        if (f.attempt_open && deadline(f) <= t) {
+        if (f.attempt_open() && deadline(f) <= t) {
           const bool answered = f.a->synack || f.completed_unseen;
           finish_attempt(f, false);
           // A handshake nobody answered leaves nothing worth tracking.
@@ -432,7 +431,7 @@ struct AttemptTracker::Impl {
             continue;
           }
         }
-        if (!f.attempt_open && deadline(f) <= t) {
+        if (!f.attempt_open() && deadline(f) <= t) {
           remove_flow(f);
           continue;
         }
@@ -481,7 +480,6 @@ struct AttemptTracker::Impl {
     f.a->server = f.server;
     f.a->isn = p.seq;
     f.a->id = ++stats.attempts;
-    f.attempt_open = true;
     f.syn_seen = true;
     f.refused = f.client_reset = f.rst_after_ack = f.completed_unseen = false;
     f.ts_bits_match = false;
@@ -498,7 +496,7 @@ struct AttemptTracker::Impl {
 
   void on_syn(Flow& f, const PacketRecord& p, std::int64_t t) {
     const auto ts = p.options.ts();
-    if (f.attempt_open && p.seq == f.a->isn) {
+    if (f.attempt_open() && p.seq == f.a->isn) {
       Attempt& a = *f.a;
       const SynSend& prev = a.last_syn();
       const bool same_ts = ts && prev.has_ts && prev.ts == ts->val;
@@ -510,7 +508,7 @@ struct AttemptTracker::Impl {
       }
       a.retried = true;
     } else {
-      if (f.attempt_open) finish_attempt(f, false);
+      if (f.attempt_open()) finish_attempt(f, false);
       if (finished.contains(attempt_key(f.client, f.server, p.seq))) {  // a copy of a SYN whose attempt is already over
         ++stats.duplicate_syns;
         return;
@@ -554,7 +552,7 @@ struct AttemptTracker::Impl {
     server_spoke(f);
     Port& port = ports[f.port];
     port.answered = true;
-    if (!f.attempt_open || p.ack != f.a->isn + 1) {
+    if (!f.attempt_open() || p.ack != f.a->isn + 1) {
       if (!f.syn_seen) ++stats.synack_without_syn;
       return;
     }
@@ -625,12 +623,12 @@ struct AttemptTracker::Impl {
   }
 
   void on_rst(Flow& f, const PacketRecord& p, bool from_client, std::int64_t t) {
-    Attempt* const a = f.a;  // valid while f.attempt_open
+    Attempt* const a = f.a;  // null unless f.attempt_open()
     (void)t;
     f.reset = true;
     if (!from_client) {
       server_spoke(f);
-      if (f.attempt_open) {
+      if (f.attempt_open()) {
         if (a->client_ack_at) {
           f.rst_after_ack = true;
         } else if (!a->synack) {
@@ -641,7 +639,7 @@ struct AttemptTracker::Impl {
           if (!a->answer_at) a->answer_at = p.ts;
         }
       }
-    } else if (f.attempt_open && a->synack && !a->client_ack_at) {
+    } else if (f.attempt_open() && a->synack && !a->client_ack_at) {
       f.client_reset = true;
     }
     release_half_open(f);
@@ -650,9 +648,9 @@ struct AttemptTracker::Impl {
   }
 
   void on_segment(Flow& f, const PacketRecord& p, bool from_client, std::int64_t t) {
-    Attempt* const a = f.a;  // valid while f.attempt_open
+    Attempt* const a = f.a;  // null unless f.attempt_open()
     if (from_client) {
-      if (f.attempt_open && (p.flags & tcp_flag::ACK) && !a->client_ack_at) {
+      if (f.attempt_open() && (p.flags & tcp_flag::ACK) && !a->client_ack_at) {
         if (a->synack && p.ack == a->synack->isn + 1) {
           a->client_ack_at = p.ts;
           release_half_open(f);
@@ -667,7 +665,7 @@ struct AttemptTracker::Impl {
       server_spoke(f);
       f.server_sent_data = true;
       release_idle_child(f);
-      if (f.attempt_open && !f.completed_unseen) {
+      if (f.attempt_open() && !f.completed_unseen) {
         const bool acks_syn = (p.flags & tcp_flag::ACK) && a->synack && seq_after(p.ack, a->isn);
         if (acks_syn && (a->client_ack_at || p.payload_len > 0 || (p.flags & tcp_flag::FIN))) {
           if (!a->client_ack_at) a->client_ack_at = p.ts;  // the client's ACK is missing from the capture
@@ -731,7 +729,7 @@ struct AttemptTracker::Impl {
   void on_icmp(const capture::IcmpRecord& r) {
     const std::uint64_t h = flow_hash(r.quoted_src, r.quoted_dst) | 1;
     Flow* f = find(r.quoted_src, r.quoted_dst, h);
-    if (!f || !f->attempt_open || !(f->client == r.quoted_src)) return;
+    if (!f || !f->attempt_open() || !(f->client == r.quoted_src)) return;
     Attempt& a = *f->a;
     if (a.synack || f->refused) return;
     if (!a.icmp) a.icmp = icmp_text(r.kind) + " from " + r.reporter.str();
@@ -741,7 +739,6 @@ struct AttemptTracker::Impl {
 
   void finish_attempt(Flow& f, bool at_end) {
     Attempt& a = *f.a;
-    f.attempt_open = false;
     if (f.rst_after_ack) a.outcome = Outcome::ResetAfterAck;
     else if (a.established_at) a.outcome = Outcome::Established;
     else if (f.completed_unseen) a.outcome = Outcome::CompletedUnseen;
@@ -978,7 +975,7 @@ struct AttemptTracker::Impl {
 
   void finish() {
     for (std::size_t i = 0; i < flows.size(); ++i)
-      if (Flow& f = flows[i]; f.live && f.attempt_open) finish_attempt(f, true);
+      if (Flow& f = flows[i]; f.live && f.attempt_open()) finish_attempt(f, true);
   }
 };
 
