@@ -27,6 +27,9 @@ struct Ctx {
   void say(Cause& cause, Text&& text) const {
     if (evidence) cause.evidence.push_back(text());
   }
+  void say(Cause& cause, const char* fixed) const {  // a sentence with nothing to format
+    if (evidence) cause.evidence.emplace_back(fixed);
+  }
   template <typename Text>
   void add(std::vector<Cause>& out, CauseKind kind, double confidence, Text&& text) const {
     out.push_back({kind, confidence, {}});
@@ -69,10 +72,12 @@ void per_host_paws(const Ctx& c, const std::vector<const SynSend*>& lost, std::v
     if (age >= 0 && age <= kPawsMsl && s32_diff(m.peer_tsval, s->ts) > kPawsWindow) cause.confidence = 0.3;
   }
   const SynSend& first = **std::find_if(lost.begin(), lost.end(), [](const SynSend* s) { return s->has_ts; });
-  c.say(cause, [&] { return fmt::format(
-      "SYN TSval {} (frame {}) is {} ticks behind {}, the last TSval {} received from {} before closing first",
-      first.ts, first.frame, s32_diff(m.peer_tsval, first.ts), m.peer_tsval, c.addr(a.server.addr),
-      c.addr(a.client.addr)); });
+  c.say(cause, [&] {
+    return fmt::format(
+        "SYN TSval {} (frame {}) is {} ticks behind {}, the last TSval {} received from {} before closing first",
+        first.ts, first.frame, s32_diff(m.peer_tsval, first.ts), m.peer_tsval, c.addr(a.server.addr),
+        c.addr(a.client.addr));
+  });
   c.say(cause, [&] {
     return fmt::format(
         "{} was the active closer of {} <-> {} (its FIN: frame {}); that close ended at {}, {:.1f} s before the SYN "
@@ -102,11 +107,9 @@ void per_host_paws(const Ctx& c, const std::vector<const SynSend*>& lost, std::v
         m.peer_tsval, first.ts, c.addr(a.client.addr),
         a.client_ts_clocks >= 2 ? fmt::format("; {} clocks seen in its SYNs", a.client_ts_clocks) : std::string());
   });
-  c.say(cause, [&] {
-    return std::string(
+  c.say(cause,
         "needs tcp_tw_recycle=1 and tcp_timestamps on the server (kernels <= 4.11; removed in 4.12); "
         "counted as PAWSPassive and ListenDrops");
-  });
   out.push_back(std::move(cause));
 }
 
@@ -116,19 +119,20 @@ void queue_overflow(const Ctx& c, bool delayed, std::vector<Cause>& out) {
     Cause cause{CauseKind::AcceptQueueFull, 0.85, {}};
     c.say(cause, [&] {
       return fmt::format(
-          "{} ignored other clients' final ACKs within 10 s (re-sent SYN-ACKs after the ACK): its accept queue was "
-          "full, "
-          "and a SYN arriving on a full accept queue is dropped",
+          "{} ignored other clients' final ACKs within 10 s (re-sent SYN-ACKs after the ACK): its accept queue "
+          "was full, and a SYN arriving on a full accept queue is dropped",
           c.ep(a.server));
     });
-    c.say(cause,
-          [&] { return std::string("counted as ListenOverflows and ListenDrops; ss -lnt shows Recv-Q > Send-Q"); });
+    c.say(cause, "counted as ListenOverflows and ListenDrops; ss -lnt shows Recv-Q > Send-Q");
     out.push_back(std::move(cause));
   } else if (a.port_cookies_near) {
     Cause cause{CauseKind::AcceptQueueFull, 0.7, {}};
-    c.say(cause, [&] { return fmt::format(
-        "{} was answering with SYN cookies within 10 s, yet this SYN got nothing: cookies do not bypass the "
-        "accept-queue check (§10), so the accept queue was full", c.ep(a.server)); });
+    c.say(cause, [&] {
+      return fmt::format(
+          "{} was answering with SYN cookies within 10 s, yet this SYN got nothing: cookies do not bypass the "
+          "accept-queue check (§10), so the accept queue was full",
+          c.ep(a.server));
+    });
     out.push_back(std::move(cause));
   } else if (a.idle_children_at_syn >= 1 && a.port_quiet_at_syn >= 1.0 && a.half_open_at_syn < 8) {
     // Circumstantial: a server that stalls for other reasons looks the same from the wire.
@@ -136,13 +140,11 @@ void queue_overflow(const Ctx& c, bool delayed, std::vector<Cause>& out) {
     c.say(cause, [&] {
       return fmt::format(
           "{} had answered SYNs before but none for {:.1f} s, while {} connection(s) on it had completed their "
-          "handshake "
-          "without a word from the server since: an application that stopped calling accept(), with the SYN dropped "
-          "on the full accept queue",
+          "handshake without a word from the server since: an application that stopped calling accept(), with the "
+          "SYN dropped on the full accept queue",
           c.ep(a.server), a.port_quiet_at_syn, a.idle_children_at_syn);
     });
-    c.say(cause,
-          [&] { return std::string("counted as ListenOverflows and ListenDrops; ss -lnt shows Recv-Q > Send-Q"); });
+    c.say(cause, "counted as ListenOverflows and ListenDrops; ss -lnt shows Recv-Q > Send-Q");
     out.push_back(std::move(cause));
   }
   if (a.half_open_at_syn >= 8 && !a.port_cookies_near) {
@@ -153,11 +155,8 @@ void queue_overflow(const Ctx& c, bool delayed, std::vector<Cause>& out) {
           "3/4 full for an unproven peer",
           a.half_open_at_syn, c.ep(a.server));
     });
-    c.say(cause, [&] {
-      return std::string(
-          "no SYN cookie seen on the port (tcp_syncookies=0?); counted as ListenDrops (and "
-          "TCPReqQFullDrop on 4.x+)");
-    });
+    c.say(cause,
+          "no SYN cookie seen on the port (tcp_syncookies=0?); counted as ListenDrops (and TCPReqQFullDrop on 4.x+)");
     out.push_back(std::move(cause));
   }
   (void)delayed;
@@ -190,11 +189,9 @@ void diagnose(Attempt& a, const AddressNamer& name, Evidence evidence) {
             clock(*a.client_ack_at), c.ep(a.server));
       });
       if (!a.port_ack_ignored_near)
-        c.say(cause, [&] {
-          return std::string(
-              "no other sign of a full accept queue on the port: an application that accepts and "
-              "resets at once looks the same");
-        });
+        c.say(cause,
+              "no other sign of a full accept queue on the port: an application that accepts and resets at once "
+              "looks the same");
       out.push_back(std::move(cause));
       return;
     }
