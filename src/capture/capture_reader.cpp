@@ -487,25 +487,19 @@ class DirectPcap {
   DirectPcap(int fd, std::uint64_t start, int dlt, int snapshot) {
     struct stat st {};
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || snapshot <= 0) return;
-    std::uint8_t h[24];
-    if (!read_fully(fd, h, sizeof h, start)) return;
-    const std::uint32_t magic = le32(h);
-    bool ok = true;
-    if (magic == 0xa1b2c3d4 || magic == 0xa1b23c4d) swapped_ = false;
-    else if (magic == 0xd4c3b2a1 || magic == 0x4d3cb2a1) swapped_ = true;
-    else ok = false;
-    nano_ = magic == 0xa1b23c4d || magic == 0x4d3cb2a1;
-    // Version 2.4 only: older versions may have caplen and len swapped, which libpcap guesses at.
-    const std::uint16_t major = swapped_ ? be16(h + 4) : le16(h + 4);
-    const std::uint16_t minor = swapped_ ? be16(h + 6) : le16(h + 6);
-    if (!ok || major != 2 || minor < 4 || !in_place_dlt(dlt, swapped_)) return;
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);  // a hint: larger read-ahead
+    fd_ = fd;
+    buffer_ = std::make_unique<std::uint8_t[]>(kCapacity);
+    buffer_at_ = start;
+    if (!fill(24) || !takes_header(buffer_.get(), dlt)) {
+      fd_ = -1;  // not active: libpcap reads it all
+      buffer_.reset();
+      return;
+    }
+    cur_ = 24;
     // libpcap refuses records beyond its maximum for these link types (262144) and cuts those
     // beyond the snapshot length: both are left to it.
     max_caplen_ = std::min<std::uint32_t>(static_cast<std::uint32_t>(snapshot), 262144);
-    fd_ = fd;
-    buffer_ = std::make_unique<std::uint8_t[]>(kCapacity);
-    buffer_at_ = start + 24;
-    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);  // a hint: larger read-ahead
   }
 
   bool active() const { return fd_ >= 0; }
@@ -545,16 +539,19 @@ class DirectPcap {
   }
   std::uint32_t u32(const std::uint8_t* p) const { return swapped_ ? be32(p) : le32(p); }
 
-  static bool read_fully(int fd, std::uint8_t* into, std::size_t n, std::uint64_t at) {
-    while (n > 0) {
-      const ssize_t r = ::pread(fd, into, n, static_cast<off_t>(at));
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) return false;
-      into += r;
-      n -= static_cast<std::size_t>(r);
-      at += static_cast<std::uint64_t>(r);
-    }
-    return true;
+  // Whether the 24-byte file header `h` is one read here: pcap 2.4, in either byte order, with
+  // micro- or nanosecond stamps (noted), of a link type libpcap hands out untouched.
+  bool takes_header(const std::uint8_t* h, int dlt) {
+    const std::uint32_t magic = le32(h);
+    bool ok = true;
+    if (magic == 0xa1b2c3d4 || magic == 0xa1b23c4d) swapped_ = false;
+    else if (magic == 0xd4c3b2a1 || magic == 0x4d3cb2a1) swapped_ = true;
+    else ok = false;
+    nano_ = magic == 0xa1b23c4d || magic == 0x4d3cb2a1;
+    // Version 2.4 only: older versions may have caplen and len swapped, which libpcap guesses at.
+    const std::uint16_t major = swapped_ ? be16(h + 4) : le16(h + 4);
+    const std::uint16_t minor = swapped_ ? be16(h + 6) : le16(h + 6);
+    return ok && major == 2 && minor >= 4 && in_place_dlt(dlt, swapped_);
   }
 
   // Moves the unread bytes to the front and reads up to a chunk more; true when at least `need`
@@ -930,13 +927,9 @@ struct Decoder {
     PacketRecord& r = out->tcp;
     fill_tcp_header(r, src, dst, v6, ttl, p, static_cast<std::uint32_t>(len - doff));
     r.truncated = have < doff;
-    if (have > 20) parse_options(p + 20, p + std::min(have, doff), r.truncated, r.options);
+    if (have > 20) parse_tcp_options(p + 20, p + std::min(have, doff), r.truncated, r.options, *stats);
     inner_v6 = v6;
     return Result::Tcp;
-  }
-
-  void parse_options(const std::uint8_t* q, const std::uint8_t* e, bool cut, TcpOptions& opts) {
-    parse_tcp_options(q, e, cut, opts, *stats);
   }
 
   // ---- ICMP errors that quote TCP ----
