@@ -311,9 +311,26 @@ static __always_inline void key_of(struct handshake_key *k, const __u8 *peer, __
   k->local_port = local_port;
 }
 
-/* An inbound SYN (is_syn) or an ACK of a handshake we saw answered: find the socket the kernel's
- * own lookup will find (§2 step 3), read the listener's numbers, and record them. */
-static __always_inline int trace_inbound(struct __sk_buff *skb, struct segment *s, int is_syn) {
+/* The port filter, in network order (0 = every port). */
+static __always_inline __u16 filter_port(void) {
+  struct syn_trace_config *cfg = get_config();
+  return cfg ? bpf_htons(cfg->port) : 0;
+}
+
+/* A SYN-ACK or an RST: an answer, which inbound (on a device other than lo) comes from a remote
+ * server to one of our own connect()s, and outbound (or back in on lo) from one of our ports. */
+static __always_inline int is_answer(__u8 flags) {
+  return (flags & TCPF_RST) || (flags & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK);
+}
+
+/* A segment arriving at a local port that is not an answer: a SYN, or an ACK of a handshake we saw
+ * answered. For those to the traced port: find the socket the kernel's own lookup will find (§2
+ * step 3), read the listener's numbers, and record them. */
+static __always_inline int trace_inbound(struct __sk_buff *skb, struct segment *s) {
+  if (!(s->flags & (TCPF_SYN | TCPF_ACK))) return TC_NEXT;
+  __u16 port = filter_port();
+  if (port && s->dport != port) return TC_NEXT;
+  int is_syn = !(s->flags & TCPF_ACK);
   struct handshake_key k = {};
   if (is_syn) {
     if (s->doff > 20) parse_ts(skb, s->l4 + 20, s->doff - 20, s);
@@ -371,11 +388,15 @@ static __always_inline int trace_inbound(struct __sk_buff *skb, struct segment *
   return TC_NEXT;
 }
 
-/* An answer this host sends (SYN-ACK or RST), seen leaving (syn_egress) or, on a loopback device,
- * arriving back (syn_ingress_lo). `owner` is the socket that sent it when the hook still sees it:
- * at egress a normal SYN-ACK carries its request sock as skb->sk; at loopback ingress the skb has
- * been orphaned on its way through the device, so `owner` is NULL and the lookup answers. */
-static __always_inline int trace_outbound(struct __sk_buff *skb, struct segment *s, int synack, struct bpf_sock *owner) {
+/* An answer this host sends (SYN-ACK or RST) from the traced port, seen leaving (syn_egress) or, on
+ * a loopback device, arriving back (syn_ingress_lo). `owner` is the socket that sent it when the
+ * hook still sees it: at egress a normal SYN-ACK carries its request sock as skb->sk; at loopback
+ * ingress the skb has been orphaned on its way through the device, so `owner` is NULL and the
+ * lookup answers. */
+static __always_inline int trace_outbound(struct __sk_buff *skb, struct segment *s, struct bpf_sock *owner) {
+  __u16 port = filter_port();
+  if (port && s->sport != port) return TC_NEXT;
+  int synack = (s->flags & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK);
   stat_add(SYN_TRACE_STAT_SEEN);
   struct syn_trace_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
   if (!e) {
@@ -409,32 +430,18 @@ static __always_inline int trace_outbound(struct __sk_buff *skb, struct segment 
   return TC_NEXT;
 }
 
-/* The port filter, in network order (0 = every port). */
-static __always_inline __u16 filter_port(void) {
-  struct syn_trace_config *cfg = get_config();
-  return cfg ? bpf_htons(cfg->port) : 0;
-}
-
 SEC("tc")
 int syn_ingress(struct __sk_buff *skb) {
   struct segment s = {};
-  if (parse_segment(skb, &s) < 0) return TC_NEXT;
-  if (!(s.flags & (TCPF_SYN | TCPF_ACK)) || (s.flags & TCPF_RST)) return TC_NEXT;
-  if ((s.flags & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK)) return TC_NEXT; /* SYN-ACK: our own connect()s */
-  __u16 port = filter_port();
-  if (port && s.dport != port) return TC_NEXT;
-  return trace_inbound(skb, &s, !(s.flags & TCPF_ACK));
+  if (parse_segment(skb, &s) < 0 || is_answer(s.flags)) return TC_NEXT; /* answers to our own connect()s */
+  return trace_inbound(skb, &s);
 }
 
 SEC("tc")
 int syn_egress(struct __sk_buff *skb) {
   struct segment s = {};
-  if (parse_segment(skb, &s) < 0) return TC_NEXT;
-  int synack = (s.flags & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK);
-  if (!synack && !(s.flags & TCPF_RST)) return TC_NEXT;
-  __u16 port = filter_port();
-  if (port && s.sport != port) return TC_NEXT;
-  return trace_outbound(skb, &s, synack, skb->sk);
+  if (parse_segment(skb, &s) < 0 || !is_answer(s.flags)) return TC_NEXT;
+  return trace_outbound(skb, &s, skb->sk);
 }
 
 /* The one program on a loopback device (IFF_LOOPBACK). Every segment sent through lo egress comes
@@ -449,17 +456,7 @@ SEC("tc")
 int syn_ingress_lo(struct __sk_buff *skb) {
   struct segment s = {};
   if (parse_segment(skb, &s) < 0) return TC_NEXT;
-  const __u8 f = s.flags;
-  const int synack = (f & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK);
-  if (synack || (f & TCPF_RST)) {
-    __u16 port = filter_port();
-    if (port && s.sport != port) return TC_NEXT;
-    return trace_outbound(skb, &s, synack, NULL);
-  }
-  if (!(f & (TCPF_SYN | TCPF_ACK))) return TC_NEXT;
-  __u16 port = filter_port();
-  if (port && s.dport != port) return TC_NEXT;
-  return trace_inbound(skb, &s, !(f & TCPF_ACK));
+  return is_answer(s.flags) ? trace_outbound(skb, &s, NULL) : trace_inbound(skb, &s);
 }
 
 /* tcp:tcp_retransmit_synack(const struct sock *sk, const struct request_sock *req) */
