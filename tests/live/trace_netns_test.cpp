@@ -417,6 +417,14 @@ TEST(TraceNetns, SigkillLeavesNoTcxLinks) {
   EXPECT_EQ(after, before);
 }
 
+// The records `synscope trace --json` printed: everything but its start-up line, which is text.
+std::vector<nlohmann::json> json_records(const std::string& log) {
+  std::vector<nlohmann::json> records;
+  for (const auto& line : split_lines(log))
+    if (!line.starts_with("synscope trace:")) records.push_back(nlohmann::json::parse(line));
+  return records;
+}
+
 TEST(TraceNetns, JsonEventsAndSummary) {
   SKIP_UNLESS_TRACE();
   TestNetns ns("tr-js");
@@ -429,9 +437,7 @@ TEST(TraceNetns, JsonEventsAndSummary) {
   ASSERT_FALSE(trace.wait_for_line("synscope trace: TC ingress", 60).empty()) << trace.log();
   connect_in(ns.name(), fds, "127.0.0.1", 8081, 2);
   ASSERT_EQ(trace.wait_for_exit(30), 0) << trace.log();
-  std::vector<nlohmann::json> lines;
-  for (const auto& line : split_lines(trace.log()))
-    if (!line.starts_with("synscope trace:")) lines.push_back(nlohmann::json::parse(line));
+  const std::vector<nlohmann::json> lines = json_records(trace.log());
   ASSERT_FALSE(lines.empty());
   const auto& summary = lines.back();
   EXPECT_EQ(summary["type"], "summary");
@@ -493,9 +499,7 @@ TEST(TraceNetns, SynTsvalIsReadFromEveryOptionLayout_S8) {
   syn.send("127.0.0.5", 40004, "127.0.0.1", 8083, 1004, cat({mss, nop, ws, nop, nop, sack}));  // no timestamps
   ASSERT_EQ(trace.wait_for_exit(30), 0) << trace.log();
   std::map<std::uint32_t, std::optional<std::uint32_t>> got;
-  for (const auto& line : split_lines(trace.log())) {
-    if (line.starts_with("synscope trace:")) continue;
-    const auto j = nlohmann::json::parse(line);
+  for (const auto& j : json_records(trace.log())) {
     if (j["type"] != "event" || j["segment"] != "SYN") continue;
     const auto seq = j["seq"].get<std::uint32_t>();
     if (!want.count(seq) || got.count(seq)) continue;
